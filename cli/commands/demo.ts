@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import { runDemo, type DemoResult } from '../../pipeline/demo.js';
+import type { CliIo } from '../cli-io.js';
+import { ExitCode } from '../../exit-code.js';
+import { defined, numberFlag } from '../flag-value.js';
+import { simulatorFlags, simulatorOptionsFromFlags } from '../simulator-flags.js';
+import { UsageInvalidError } from '../../errors.js';
+
+export const demoHelp = `headroom demo --rows N [--json] [--store URL] [--queue URL] [simulator flags]
+
+Starts the simulators and the pipeline, uploads an N-row CSV through the API, waits until every row
+is a message or a failure, and prints per-stage counts, rates and duration (counted from the database).
+  --rows N                    rows to generate (default 20000)
+  --json                      print one JSON object
+  --store URL                 sqlite:<file> (default: a temporary SQLite file) or postgres://…
+  --queue URL                 in-process (default) or redis://…
+  --scraping-concurrency N    scrapes in flight    --ai-concurrency N   LLM calls in flight
+  --timeout-s S               upper bound of the run
+Simulator flags: --sites --site-latency-ms --site-latency-sigma --page-bytes --fault-rate
+  --fault-404 --fault-500 --fault-reset --fault-timeout --fault-slow-body --seed
+  --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message --llm-error-rate --llm-429-rate
+  --llm-rpm --llm-tpm
+`;
+
+export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rows: { type: 'string', default: '20000' },
+      json: { type: 'boolean', default: false },
+      store: { type: 'string' },
+      queue: { type: 'string' },
+      'scraping-concurrency': { type: 'string' },
+      'ai-concurrency': { type: 'string' },
+      'timeout-s': { type: 'string' },
+      ...simulatorFlags,
+    },
+  });
+  const rows = numberFlag('rows', values.rows, { min: 1, max: 10_000_000, integer: true })!;
+  const timeoutS = numberFlag('timeout-s', values['timeout-s'], { min: 1 });
+  const scraping = numberFlag('scraping-concurrency', values['scraping-concurrency'], { min: 1, integer: true });
+  const ai = numberFlag('ai-concurrency', values['ai-concurrency'], { min: 1, integer: true });
+  if (values.store === '') throw new UsageInvalidError('--store needs a URL, e.g. sqlite:./demo.db');
+
+  const result = await runDemo({
+    rows,
+    store: values.store,
+    queue: values.queue,
+    simulators: simulatorOptionsFromFlags(values),
+    pipeline: { concurrency: defined({ scraping, ai_processing: ai }) },
+    timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000,
+    onProgress: (p) => {
+      const s = (p.elapsedMs / 1000).toFixed(0);
+      if (!p.upload) return io.progress(`${s}s ${p.phase}…`);
+      const u = p.upload;
+      const settled = u.ai.done + u.ai.failed + u.scrape.failed;
+      io.progress(
+        `${s}s  ingested ${u.ingest.accepted}/${rows}  scraped ${u.scrape.done} (${u.scrape.failed} failed)  ` +
+          `messages ${u.ai.done} (${u.ai.failed} failed)  ${((settled * 1000) / Math.max(p.elapsedMs, 1)).toFixed(0)} rows/s`,
+      );
+    },
+  });
+  io.endProgress();
+  io.stdout(values.json ? `${JSON.stringify(result)}\n` : renderDemo(result));
+  return result.lost === 0 && result.duplicated === 0 && !result.timedOut ? ExitCode.Pass : ExitCode.ThresholdsFailed;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024)} MB`;
+
+export function renderDemo(r: DemoResult): string {
+  const lines = [
+    `headroom demo: ${fmt(r.rows)} rows on ${r.store} + ${r.queue} queue, ${r.host.cores} cores (${r.host.cpuModel})`,
+    `  duration      ${fmt(r.durationMs / 1000, 1)} s   ${fmt(r.rowsPerSecond, 1)} rows/s end to end${r.timedOut ? '   (TIMED OUT)' : ''}`,
+    `  outcome       ${fmt(r.messages)} messages, ${fmt(r.failed)} failed, ${fmt(r.lost)} lost, ${fmt(r.duplicated)} duplicated, ${fmt(r.rejected)} rejected at upload`,
+    '',
+    '  stage     rows done   failed   finished at   rows/s',
+    `  ingest    ${fmt(r.stages.ingest.rows).padStart(9)}   ${'-'.padStart(6)}   ${fmt(r.stages.ingest.durationMs / 1000, 1).padStart(9)} s   ${fmt(r.stages.ingest.rowsPerSecond).padStart(7)}`,
+    `  scrape    ${fmt(r.stages.scrape.done).padStart(9)}   ${fmt(r.stages.scrape.failed).padStart(6)}   ${fmt(r.stages.scrape.durationMs / 1000, 1).padStart(9)} s   ${fmt(r.stages.scrape.rowsPerSecond).padStart(7)}`,
+    `  ai        ${fmt(r.stages.ai.done).padStart(9)}   ${fmt(r.stages.ai.failed).padStart(6)}   ${fmt(r.stages.ai.durationMs / 1000, 1).padStart(9)} s   ${fmt(r.stages.ai.rowsPerSecond).padStart(7)}`,
+    '',
+    `  CPU per row   pipeline ${fmt(r.processes.pipeline.cpuMsPerRow, 3)} ms, simulators ${fmt(r.processes.simulators.cpuMsPerRow, 3)} ms`,
+    `  peak memory   pipeline ${mb(r.processes.pipeline.maxRssBytes)}, simulators ${mb(r.processes.simulators.maxRssBytes)}`,
+    '  (simulators, pipeline and database share this machine\'s cores)',
+  ];
+  const reasons = Object.entries(r.failuresByReason);
+  if (reasons.length) {
+    lines.push('', '  failures by reason');
+    for (const [reason, n] of reasons) lines.push(`    ${fmt(n).padStart(7)}  ${reason}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ConfigInvalidError, UsageInvalidError } from '../../errors.js';
+import { ExitCode } from '../../exit-code.js';
+import type { PipelineConfigInput } from '../../pipeline/pipeline-config.js';
+import { startPipeline } from '../../pipeline/pipeline.js';
+import type { CliIo } from '../cli-io.js';
+import { numberFlag } from '../flag-value.js';
+import { waitForSignal } from '../wait-for-signal.js';
+
+export const pipelineHelp = `headroom pipeline start [options]
+
+Runs the reference pipeline's API (and, unless --no-workers, its queue workers) until SIGINT/SIGTERM.
+  --config FILE           JSON configuration (see pipeline/pipeline-config.schema.json)
+  --store URL             sqlite:<file> (default sqlite:.headroom/pipeline.db) or postgres://…
+  --queue URL             in-process (default) or redis://…
+  --host H --port P       where the API listens (default 127.0.0.1:3000)
+  --no-workers            API only
+  --llm-base-url URL      OpenAI-compatible endpoint (e.g. from "headroom sim llm")
+  --llm-model NAME
+  --allow-host PATTERN    let the scraper reach a private address for this host (repeatable)
+  --resolve PATTERN=IP    resolve a host pattern to an address, like curl --resolve (repeatable)
+`;
+
+export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCode> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'start') throw new UsageInvalidError(`unknown "pipeline ${sub ?? ''}"; use "pipeline start"`);
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string' },
+      store: { type: 'string' },
+      queue: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'no-workers': { type: 'boolean', default: false },
+      'llm-base-url': { type: 'string' },
+      'llm-model': { type: 'string' },
+      'allow-host': { type: 'string', multiple: true },
+      resolve: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+    },
+  });
+  const config: PipelineConfigInput = values.config ? await readConfig(values.config) : {};
+  if (values.store) config.store = values.store;
+  if (values.queue) config.queue = values.queue;
+  if (values['no-workers']) config.workers = false;
+  if (values['log-level']) config.logLevel = values['log-level'] as PipelineConfigInput['logLevel'];
+  config.http = {
+    ...config.http,
+    ...(values.host ? { host: values.host } : {}),
+    ...(values.port ? { port: numberFlag('port', values.port, { min: 0, max: 65535, integer: true }) } : {}),
+  };
+  config.llm = {
+    ...config.llm,
+    ...(values['llm-base-url'] ? { baseUrl: values['llm-base-url'] } : {}),
+    ...(values['llm-model'] ? { model: values['llm-model'] } : {}),
+  };
+  const resolve: Record<string, string> = { ...config.scraper?.resolve };
+  for (const pair of values.resolve ?? []) {
+    const [pattern, ip] = pair.split('=');
+    if (!pattern || !ip) throw new UsageInvalidError(`--resolve must be PATTERN=IP (got "${pair}")`);
+    resolve[pattern] = ip;
+  }
+  config.scraper = {
+    ...config.scraper,
+    allowHosts: [...(config.scraper?.allowHosts ?? []), ...(values['allow-host'] ?? [])],
+    resolve,
+  };
+
+  const pipeline = await startPipeline(config);
+  io.stdout(
+    `headroom pipeline: API on ${pipeline.apiUrl} (store ${pipeline.store.kind}, queue ${pipeline.queue.kind}, ` +
+      `workers ${pipeline.config.workers ? 'on' : 'off'})\n`,
+  );
+  if (pipeline.recoveredUploads.length)
+    io.stdout(`resumed unfinished uploads: ${pipeline.recoveredUploads.join(', ')}\n`);
+  const signal = await waitForSignal();
+  io.stdout(`${signal}: finishing in-flight jobs…\n`);
+  await pipeline.close();
+  return ExitCode.Pass;
+}
+
+async function readConfig(file: string): Promise<PipelineConfigInput> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigInvalidError(file, [`cannot read it: ${(err as Error).message}`]);
+  }
+  try {
+    return JSON.parse(text) as PipelineConfigInput;
+  } catch (err) {
+    throw new ConfigInvalidError(file, [`not JSON: ${(err as Error).message}`]);
+  }
+}

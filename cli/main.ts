@@ -1,0 +1,55 @@
+import { HeadroomError, UsageInvalidError } from '../errors.js';
+import { ExitCode } from '../exit-code.js';
+import type { CliIo } from './cli-io.js';
+import { demoCommand, demoHelp } from './commands/demo.js';
+import { pipelineCommand, pipelineHelp } from './commands/pipeline.js';
+import { simCommand, simHelp } from './commands/sim.js';
+
+const usage = `headroom — performance testing and capacity planning for scraping + AI pipelines
+
+Usage: headroom <command> [options]     (headroom <command> --help for its options)
+  demo --rows N          run the embedded pipeline end to end on N generated rows
+  pipeline start         run the reference pipeline's API and workers
+  sim sites | sim llm    run a simulator (site farm, OpenAI-compatible LLM)
+
+Exit codes: 0 pass, 1 threshold or gate failure, 2 usage or input error, 3 internal error.
+`;
+
+const commands: Record<string, { run: (argv: string[], io: CliIo) => Promise<ExitCode>; help: string }> = {
+  demo: { run: demoCommand, help: demoHelp },
+  pipeline: { run: pipelineCommand, help: pipelineHelp },
+  sim: { run: simCommand, help: simHelp },
+};
+
+/** Runs one command line; the only place that turns errors into exit codes. */
+export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
+  const [name, ...rest] = argv;
+  try {
+    if (!name || name === '--help' || name === '-h' || name === 'help') {
+      io.stdout(usage);
+      return name ? ExitCode.Pass : ExitCode.InputError;
+    }
+    const command = commands[name];
+    if (!command) throw new UsageInvalidError(`unknown command "${name}"; run "headroom --help"`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout(command.help);
+      return ExitCode.Pass;
+    }
+    return await command.run(rest, io);
+  } catch (err) {
+    io.endProgress();
+    if (err instanceof HeadroomError) {
+      io.stderr(`headroom: ${err.message}\n  (${err.code}; see docs/errors.md)\n`);
+      return err.exitCode;
+    }
+    // node:util parseArgs reports unknown or malformed flags with these codes: a usage error.
+    const code = (err as { code?: string }).code;
+    if (code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`headroom: ${(err as Error).message}\n  (run "headroom ${name} --help")\n`);
+      return ExitCode.InputError;
+    }
+    io.stderr(`${err instanceof Error ? err.stack : String(err)}\n`);
+    return ExitCode.Internal;
+  }
+}
+

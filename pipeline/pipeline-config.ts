@@ -1,0 +1,63 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { ConfigInvalidError } from '../errors.js';
+import type { QueueName } from './queue/queue-engine.js';
+import type { ScraperOptions } from './scraper/scraper.js';
+import schema from './pipeline-config.schema.json' with { type: 'json' };
+
+/** The reference pipeline's configuration; defaults and shapes live in pipeline-config.schema.json. */
+export interface PipelineConfig {
+  store: string;
+  queue: string;
+  http: { host: string; port: number };
+  logLevel: 'silent' | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  workers: boolean;
+  auth: {
+    jwtSecret: string;
+    tokenTtlSeconds: number;
+    scryptCost: number;
+    loginRateLimit: { max: number; windowSeconds: number };
+  };
+  concurrency: Record<QueueName, number>;
+  retry: { attempts: number; baseDelayMs: number };
+  uploads: { maxBytes: number; insertBatchSize: number; maxRejectionsReported: number; dispatchBatchSize: number };
+  scraper: Partial<ScraperOptions>;
+  llm: {
+    baseUrl: string;
+    apiKey?: string;
+    model: string;
+    stream: boolean;
+    maxTokens: number;
+    timeoutMs: number;
+    retries: number;
+    retryBaseDelayMs: number;
+    maxConnections: number;
+  };
+  writeBatch: { maxRecords: number; maxDelayMs: number };
+}
+
+/** A partial configuration: any field may be left out and takes its default. */
+export type PipelineConfigInput = {
+  [K in keyof PipelineConfig]?: PipelineConfig[K] extends object ? Partial<PipelineConfig[K]> : PipelineConfig[K];
+};
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
+const validate = ajv.compile<PipelineConfig>(schema);
+
+/** Validates a configuration once, at the edge, filling defaults. `source` names it in errors. */
+export function parsePipelineConfig(input: PipelineConfigInput, source = 'pipeline configuration'): PipelineConfig {
+  const data = structuredClone(input) as unknown;
+  if (!validate(data)) throw new ConfigInvalidError(source, validate.errors!.map(explainSchemaError));
+  const config = data as PipelineConfig;
+  // An API key from the environment, as OpenAI clients read it, so keys stay out of files.
+  config.llm.apiKey ??= process.env.HEADROOM_LLM_API_KEY ?? process.env.OPENAI_API_KEY;
+  return config;
+}
+
+/** One line per schema error: the field, the rule, and what was there. */
+export function explainSchemaError(e: ErrorObject): string {
+  const at = e.instancePath || '(top level)';
+  if (e.keyword === 'enum') return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+  if (e.keyword === 'additionalProperties')
+    return `${at}: unknown field "${String(e.params.additionalProperty)}"`;
+  return `${at}: ${e.message} (got ${JSON.stringify(e.data)})`;
+}

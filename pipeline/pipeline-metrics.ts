@@ -1,0 +1,108 @@
+import { performance } from 'node:perf_hooks';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { QUEUE_NAMES, type QueueEngine } from './queue/queue-engine.js';
+
+/** Seconds buckets for HTTP requests: sub-millisecond health checks up to multi-second uploads. */
+const HTTP_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Seconds buckets for jobs: a scrape is ~0.3 s, an LLM call ~1.7 s, retries push to tens of seconds. */
+const JOB_BUCKETS_S = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128];
+
+/**
+ * The pipeline's Prometheus metrics, on a registry of its own so several pipelines (tests) can live
+ * in one process. Names follow Prometheus conventions: base units, `_total` for counters.
+ */
+export class PipelineMetrics {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  readonly jobDuration: Histogram<'queue' | 'outcome'>;
+  readonly queueWait: Histogram<'queue'>;
+  readonly jobRetries: Counter<'queue'>;
+  readonly scrapeOutcomes: Counter<'outcome'>;
+  readonly aiOutcomes: Counter<'outcome'>;
+  readonly aiTokens: Counter<'kind'>;
+  readonly rowsIngested: Counter<'result'>;
+  private eluBase = performance.eventLoopUtilization();
+
+  constructor(queue: QueueEngine) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.httpDuration = new Histogram({
+      name: 'headroom_http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: HTTP_BUCKETS_S,
+      registers,
+    });
+    this.jobDuration = new Histogram({
+      name: 'headroom_job_duration_seconds',
+      help: 'Time a job ran (one attempt), by queue and outcome',
+      labelNames: ['queue', 'outcome'],
+      buckets: JOB_BUCKETS_S,
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: 'headroom_queue_wait_seconds',
+      help: 'Time from enqueue to the start of the first attempt, by queue',
+      labelNames: ['queue'],
+      buckets: JOB_BUCKETS_S,
+      registers,
+    });
+    this.jobRetries = new Counter({
+      name: 'headroom_job_retries_total',
+      help: 'Job attempts that failed and were retried',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.scrapeOutcomes = new Counter({
+      name: 'headroom_scrape_outcomes_total',
+      help: 'Scrapes by outcome: ok, or the failure kind',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.aiOutcomes = new Counter({
+      name: 'headroom_ai_outcomes_total',
+      help: 'AI message generations by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.aiTokens = new Counter({
+      name: 'headroom_ai_tokens_total',
+      help: 'Tokens used by the AI step',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.rowsIngested = new Counter({
+      name: 'headroom_upload_rows_total',
+      help: 'CSV rows parsed, accepted or rejected',
+      labelNames: ['result'],
+      registers,
+    });
+    new Gauge({
+      name: 'headroom_queue_jobs',
+      help: 'Jobs per queue and state',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        for (const name of QUEUE_NAMES) {
+          const d = await queue.depth(name);
+          this.set({ queue: name, state: 'waiting' }, d.waiting);
+          this.set({ queue: name, state: 'active' }, d.active);
+          this.set({ queue: name, state: 'delayed' }, d.delayed);
+          this.set({ queue: name, state: 'failed' }, d.failed);
+          this.set({ queue: name, state: 'completed' }, d.completed);
+        }
+      },
+    });
+    const metrics = this;
+    new Gauge({
+      name: 'headroom_event_loop_utilization_ratio',
+      help: 'Share of time the event loop was busy since the previous scrape (0..1)',
+      registers,
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, metrics.eluBase).utilization);
+        metrics.eluBase = now;
+      },
+    });
+  }
+}
