@@ -16,7 +16,10 @@ export function numberFlag(
     (rule.min !== undefined && n < rule.min) ||
     (rule.max !== undefined && n > rule.max);
   if (bad) {
-    const range = [rule.min !== undefined ? `>= ${rule.min}` : '', rule.max !== undefined ? `<= ${rule.max}` : '']
+    const range = [
+      rule.min !== undefined ? `>= ${rule.min}` : '',
+      rule.max !== undefined ? `<= ${rule.max}` : '',
+    ]
       .filter(Boolean)
       .join(' and ');
     throw new UsageInvalidError(`--${name} must be ${kind}${range ? ` ${range}` : ''} (got "${value}")`);

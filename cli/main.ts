@@ -52,4 +52,3 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     return ExitCode.Internal;
   }
 }
-

@@ -51,7 +51,10 @@ export function simulatorOptionsFromFlags(values: Values): SimulatorsOptions {
     siteFarm: defined({
       seed,
       sites: count('sites', values.sites),
-      latency: medianMs === undefined && sigma === undefined ? undefined : { medianMs: medianMs ?? 300, sigma: sigma ?? 0.5 },
+      latency:
+        medianMs === undefined && sigma === undefined
+          ? undefined
+          : { medianMs: medianMs ?? 300, sigma: sigma ?? 0.5 },
       pageBytes: pageBytes === undefined ? undefined : { medianBytes: pageBytes, sigma: 0.3 },
       faults: Object.keys(faults).length ? faults : undefined,
     }),
@@ -62,7 +65,10 @@ export function simulatorOptionsFromFlags(values: Values): SimulatorsOptions {
       tokensPerMessage: count('llm-tokens-per-message', values['llm-tokens-per-message']),
       errorRate: rate('llm-error-rate', values['llm-error-rate']),
       rateLimitRate: rate('llm-429-rate', values['llm-429-rate']),
-      rateLimit: rpm === undefined && tpm === undefined ? undefined : defined({ requestsPerMinute: rpm, tokensPerMinute: tpm }),
+      rateLimit:
+        rpm === undefined && tpm === undefined
+          ? undefined
+          : defined({ requestsPerMinute: rpm, tokensPerMinute: tpm }),
     }),
   };
 }

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from './api/api-client.js';
 import { generateCsv } from './ingest/csv-generator.js';
-import type { PipelineConfigInput } from './pipeline-config.js';
 import { type RunningPipeline, startPipeline } from './pipeline.js';
+import type { PipelineConfigInput } from './pipeline-config.js';
 import { type RunningSimulators, type SimulatorsOptions, spawnSimulators } from './sim/simulator-process.js';
 import type { UploadProgress } from './store/store.js';
 
@@ -81,7 +81,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const startedMs = Date.now();
   const timeoutMs = opts.timeoutMs ?? 120_000 + opts.rows * 5;
   const pollMs = opts.pollMs ?? 500;
-  const progress = (p: Omit<DemoProgress, 'elapsedMs'>) => opts.onProgress?.({ elapsedMs: Date.now() - startedMs, ...p });
+  const progress = (p: Omit<DemoProgress, 'elapsedMs'>) =>
+    opts.onProgress?.({ elapsedMs: Date.now() - startedMs, ...p });
   progress({ phase: 'starting' });
 
   let tempDir: string | undefined;
@@ -104,7 +105,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       http: { host: '127.0.0.1', port: 0 },
       // The site farm answers for *.sites.test on loopback: it is allowlisted by configuration,
       // the SSRF guard itself stays whole.
-      scraper: { allowHosts: [`*.${suffix}`], resolve: { [`*.${suffix}`]: '127.0.0.1' }, ...opts.pipeline?.scraper },
+      scraper: {
+        allowHosts: [`*.${suffix}`],
+        resolve: { [`*.${suffix}`]: '127.0.0.1' },
+        ...opts.pipeline?.scraper,
+      },
       llm: { baseUrl: sims.llm.baseUrl, model: 'headroom-sim-1', ...opts.pipeline?.llm },
     });
     const api = new ApiClient(pipeline.apiUrl);
@@ -131,7 +136,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       await sleep(pollMs);
       upload = await api.getUpload(receipt.id);
       const now = Date.now();
-      if (!scrapeEndMs && upload.scrape.done + upload.scrape.failed >= upload.ingest.accepted) scrapeEndMs = now;
+      if (!scrapeEndMs && upload.scrape.done + upload.scrape.failed >= upload.ingest.accepted)
+        scrapeEndMs = now;
       if (!aiEndMs && scrapeEndMs && upload.ai.done + upload.ai.failed >= upload.scrape.done) aiEndMs = now;
       progress({ phase: 'processing', upload });
     }

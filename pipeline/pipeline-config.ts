@@ -1,8 +1,8 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigInvalidError } from '../errors.js';
+import schema from './pipeline-config.schema.json' with { type: 'json' };
 import type { QueueName } from './queue/queue-engine.js';
 import type { ScraperOptions } from './scraper/scraper.js';
-import schema from './pipeline-config.schema.json' with { type: 'json' };
 
 /** The reference pipeline's configuration; defaults and shapes live in pipeline-config.schema.json. */
 export interface PipelineConfig {
@@ -19,7 +19,12 @@ export interface PipelineConfig {
   };
   concurrency: Record<QueueName, number>;
   retry: { attempts: number; baseDelayMs: number };
-  uploads: { maxBytes: number; insertBatchSize: number; maxRejectionsReported: number; dispatchBatchSize: number };
+  uploads: {
+    maxBytes: number;
+    insertBatchSize: number;
+    maxRejectionsReported: number;
+    dispatchBatchSize: number;
+  };
   scraper: Partial<ScraperOptions>;
   llm: {
     baseUrl: string;
@@ -37,14 +42,19 @@ export interface PipelineConfig {
 
 /** A partial configuration: any field may be left out and takes its default. */
 export type PipelineConfigInput = {
-  [K in keyof PipelineConfig]?: PipelineConfig[K] extends object ? Partial<PipelineConfig[K]> : PipelineConfig[K];
+  [K in keyof PipelineConfig]?: PipelineConfig[K] extends object
+    ? Partial<PipelineConfig[K]>
+    : PipelineConfig[K];
 };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
 const validate = ajv.compile<PipelineConfig>(schema);
 
 /** Validates a configuration once, at the edge, filling defaults. `source` names it in errors. */
-export function parsePipelineConfig(input: PipelineConfigInput, source = 'pipeline configuration'): PipelineConfig {
+export function parsePipelineConfig(
+  input: PipelineConfigInput,
+  source = 'pipeline configuration',
+): PipelineConfig {
   const data = structuredClone(input) as unknown;
   if (!validate(data)) throw new ConfigInvalidError(source, validate.errors!.map(explainSchemaError));
   const config = data as PipelineConfig;
@@ -56,7 +66,8 @@ export function parsePipelineConfig(input: PipelineConfigInput, source = 'pipeli
 /** One line per schema error: the field, the rule, and what was there. */
 export function explainSchemaError(e: ErrorObject): string {
   const at = e.instancePath || '(top level)';
-  if (e.keyword === 'enum') return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+  if (e.keyword === 'enum')
+    return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
   if (e.keyword === 'additionalProperties')
     return `${at}: unknown field "${String(e.params.additionalProperty)}"`;
   return `${at}: ${e.message} (got ${JSON.stringify(e.data)})`;

@@ -37,24 +37,58 @@ export function startWorkers(deps: WorkerDeps, queues: readonly QueueName[] = al
     onExhausted: WorkOptions<Q>['onExhausted'],
   ): void => {
     if (!queues.includes(name)) return;
-    queue.work(name, timed(deps.metrics, name, handler), { concurrency: config.concurrency[name], retry, onExhausted });
+    queue.work(name, timed(deps.metrics, name, handler), {
+      concurrency: config.concurrency[name],
+      retry,
+      onExhausted,
+    });
   };
-  on('file_processing', (p) => dispatchUpload(deps, p.uploadId), async () => {});
-  on('scraping', (job) => scrapeRow(deps, job), async (job, err) => {
-    await deps.batcher.saveFailure({ websiteId: job.websiteId, uploadId: job.uploadId, stage: 'scrape', reason: describe(err) });
-  });
-  on('ai_processing', (job) => writeMessage(deps, job), async (job, err) => {
-    deps.metrics.aiOutcomes.inc({ outcome: 'failed' });
-    await deps.batcher.saveFailure({ websiteId: job.websiteId, uploadId: job.uploadId, stage: 'ai', reason: describe(err) });
-  });
-  on('tasks', (t, ctx) => runTask(deps, t, ctx), async (t, err) => {
-    await deps.store.failTask(t.taskId, describe(err));
-  });
+  on(
+    'file_processing',
+    (p, ctx) => dispatchUpload(deps, p.uploadId, ctx.signal),
+    async () => {},
+  );
+  on(
+    'scraping',
+    (job) => scrapeRow(deps, job),
+    async (job, err) => {
+      await deps.batcher.saveFailure({
+        websiteId: job.websiteId,
+        uploadId: job.uploadId,
+        stage: 'scrape',
+        reason: describe(err),
+      });
+    },
+  );
+  on(
+    'ai_processing',
+    (job) => writeMessage(deps, job),
+    async (job, err) => {
+      deps.metrics.aiOutcomes.inc({ outcome: 'failed' });
+      await deps.batcher.saveFailure({
+        websiteId: job.websiteId,
+        uploadId: job.uploadId,
+        stage: 'ai',
+        reason: describe(err),
+      });
+    },
+  );
+  on(
+    'tasks',
+    (t, ctx) => runTask(deps, t, ctx),
+    async (t, err) => {
+      await deps.store.failTask(t.taskId, describe(err));
+    },
+  );
 }
 
 const allQueues: readonly QueueName[] = ['file_processing', 'scraping', 'ai_processing', 'tasks'];
 
-function timed<Q extends QueueName>(metrics: PipelineMetrics, queue: Q, handler: JobHandler<Q>): JobHandler<Q> {
+function timed<Q extends QueueName>(
+  metrics: PipelineMetrics,
+  queue: Q,
+  handler: JobHandler<Q>,
+): JobHandler<Q> {
   return async (payload, ctx) => {
     const startMs = Date.now();
     if (ctx.attempt === 1) metrics.queueWait.observe({ queue }, (startMs - ctx.enqueuedAtMs) / 1000);
@@ -70,11 +104,15 @@ function timed<Q extends QueueName>(metrics: PipelineMetrics, queue: Q, handler:
 }
 
 /** Hands the upload's pending rows to the scraping queue in batches, keeping the queue bounded. */
-async function dispatchUpload(deps: WorkerDeps, uploadId: number): Promise<void> {
+async function dispatchUpload(deps: WorkerDeps, uploadId: number, signal: AbortSignal): Promise<void> {
   const { store, queue, config } = deps;
   const highWater = config.concurrency.scraping * DISPATCH_AHEAD;
   for (;;) {
-    while ((await queue.depth('scraping')).waiting > highWater) await sleep(DISPATCH_POLL_MS);
+    while ((await queue.depth('scraping')).waiting > highWater) {
+      // On shutdown the queue stops draining; the rest of the upload waits for the next start.
+      signal.throwIfAborted();
+      await sleep(DISPATCH_POLL_MS);
+    }
     const jobs = await store.claimPending(uploadId, config.uploads.dispatchBatchSize);
     if (jobs.length === 0) break;
     await queue.enqueueMany('scraping', jobs);
@@ -86,7 +124,12 @@ async function scrapeRow(deps: WorkerDeps, job: Parameters<JobHandler<'scraping'
   const outcome = await deps.scraper.scrape(job.url);
   if (!outcome.ok) {
     deps.metrics.scrapeOutcomes.inc({ outcome: outcome.kind });
-    await deps.batcher.saveFailure({ websiteId: job.websiteId, uploadId: job.uploadId, stage: 'scrape', reason: outcome.reason });
+    await deps.batcher.saveFailure({
+      websiteId: job.websiteId,
+      uploadId: job.uploadId,
+      stage: 'scrape',
+      reason: outcome.reason,
+    });
     return;
   }
   deps.metrics.scrapeOutcomes.inc({ outcome: 'ok' });
@@ -104,7 +147,10 @@ async function scrapeRow(deps: WorkerDeps, job: Parameters<JobHandler<'scraping'
   await deps.queue.enqueue('ai_processing', { ...job, page });
 }
 
-async function writeMessage(deps: WorkerDeps, job: Parameters<JobHandler<'ai_processing'>>[0]): Promise<void> {
+async function writeMessage(
+  deps: WorkerDeps,
+  job: Parameters<JobHandler<'ai_processing'>>[0],
+): Promise<void> {
   let completion: Awaited<ReturnType<ChatClient['complete']>>;
   try {
     completion = await deps.chat.complete(buildPrompt(job, job.page));
@@ -112,7 +158,12 @@ async function writeMessage(deps: WorkerDeps, job: Parameters<JobHandler<'ai_pro
     // The client already retried what is worth retrying; a final LLM failure is the row's answer.
     if (!(err instanceof LlmFailedError)) throw err;
     deps.metrics.aiOutcomes.inc({ outcome: 'failed' });
-    await deps.batcher.saveFailure({ websiteId: job.websiteId, uploadId: job.uploadId, stage: 'ai', reason: err.message });
+    await deps.batcher.saveFailure({
+      websiteId: job.websiteId,
+      uploadId: job.uploadId,
+      stage: 'ai',
+      reason: err.message,
+    });
     return;
   }
   deps.metrics.aiOutcomes.inc({ outcome: 'ok' });
@@ -133,7 +184,11 @@ async function writeMessage(deps: WorkerDeps, job: Parameters<JobHandler<'ai_pro
  * A generic unit of work: `sleep` waits (I/O-bound work), `cpu` burns CPU for `workMs` (work that
  * competes for the core), so the worker scenario can model either.
  */
-async function runTask(deps: WorkerDeps, t: Parameters<JobHandler<'tasks'>>[0], ctx: JobContext): Promise<void> {
+async function runTask(
+  deps: WorkerDeps,
+  t: Parameters<JobHandler<'tasks'>>[0],
+  ctx: JobContext,
+): Promise<void> {
   await deps.store.markTaskStarted(t.taskId, ctx.attempt);
   const startMs = Date.now();
   if (t.type === 'cpu') {

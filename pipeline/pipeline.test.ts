@@ -12,7 +12,13 @@ import { startPipeline } from './pipeline.js';
 import { type RunningSimulators, startSimulators } from './sim/simulator-process.js';
 
 /** Short timeouts so the injected "never answers" fault costs seconds, not minutes. */
-const QUICK_SCRAPER = { headersTimeoutMs: 1_500, bodyTimeoutMs: 1_000, totalTimeoutMs: 3_000, retries: 1, retryBaseDelayMs: 50 };
+const QUICK_SCRAPER = {
+  headersTimeoutMs: 1_500,
+  bodyTimeoutMs: 1_000,
+  totalTimeoutMs: 3_000,
+  retries: 1,
+  retryBaseDelayMs: 50,
+};
 const QUICK_LLM = { retries: 3, retryBaseDelayMs: 50 };
 const FAST_AUTH = { scryptCost: 1024 };
 
@@ -27,9 +33,20 @@ describe('pipeline end to end', () => {
           latency: { medianMs: 30, sigma: 0.5 },
           faults: { notFound: 0.01, serverError: 0.01, reset: 0.01, timeout: 0.01, slowBody: 0.01 },
         },
-        llm: { seed: 7, timeToFirstTokenMs: 20, tokensPerSecond: 2_000, errorRate: 0.02, rateLimitRate: 0.02 },
+        llm: {
+          seed: 7,
+          timeToFirstTokenMs: 20,
+          tokensPerSecond: 2_000,
+          errorRate: 0.02,
+          rateLimitRate: 0.02,
+        },
       },
-      pipeline: { auth: FAST_AUTH, scraper: QUICK_SCRAPER, llm: QUICK_LLM, retry: { attempts: 2, baseDelayMs: 20 } },
+      pipeline: {
+        auth: FAST_AUTH,
+        scraper: QUICK_SCRAPER,
+        llm: QUICK_LLM,
+        retry: { attempts: 2, baseDelayMs: 20 },
+      },
       pollMs: 100,
     });
     expect(result.timedOut).toBe(false);
@@ -62,7 +79,11 @@ describe('pipeline on the embedded defaults', () => {
     scraper: {
       ...QUICK_SCRAPER,
       allowHosts: [`*.${sims.siteFarm.hostSuffix}`, 'redirector.test'],
-      resolve: { [`*.${sims.siteFarm.hostSuffix}`]: '127.0.0.1', 'redirector.test': '127.0.0.1', 'internal.test': '127.0.0.1' },
+      resolve: {
+        [`*.${sims.siteFarm.hostSuffix}`]: '127.0.0.1',
+        'redirector.test': '127.0.0.1',
+        'internal.test': '127.0.0.1',
+      },
     },
     llm: { baseUrl: sims.llm.baseUrl, ...QUICK_LLM },
     auth: FAST_AUTH,
@@ -82,7 +103,8 @@ describe('pipeline on the embedded defaults', () => {
     for (;;) {
       const upload = await api.getUpload(id);
       if (upload.status === 'completed') return upload;
-      if (Date.now() - start > timeoutMs) throw new Error(`upload ${id} not completed: ${JSON.stringify(upload)}`);
+      if (Date.now() - start > timeoutMs)
+        throw new Error(`upload ${id} not completed: ${JSON.stringify(upload)}`);
       await sleep(50);
     }
   }
@@ -90,7 +112,10 @@ describe('pipeline on the embedded defaults', () => {
   it('refuses SSRF targets and records each as a failed row with the reason', async () => {
     // A server of ours, allowlisted, that redirects to loopback and to the metadata address.
     const redirector = http.createServer((req, res) => {
-      const to = req.url === '/to-metadata' ? 'http://169.254.169.254/latest/meta-data/' : `http://127.0.0.1:${sims.llm.port}/`;
+      const to =
+        req.url === '/to-metadata'
+          ? 'http://169.254.169.254/latest/meta-data/'
+          : `http://127.0.0.1:${sims.llm.port}/`;
       res.writeHead(302, { location: to }).end();
     });
     await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));

@@ -60,7 +60,8 @@ export class WriteBatcher {
     return new Promise((resolve, reject) => {
       pending.records.push(record);
       pending.waiters.push({ resolve, reject });
-      const buffered = this.scrapes.records.length + this.messages.records.length + this.failures.records.length;
+      const buffered =
+        this.scrapes.records.length + this.messages.records.length + this.failures.records.length;
       if (buffered >= this.opts.maxRecords) void this.flush();
       else this.timer ??= setTimeout(() => void this.flush(), this.opts.maxDelayMs);
     });

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { runDemo, type DemoResult } from '../../pipeline/demo.js';
-import type { CliIo } from '../cli-io.js';
+import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { type DemoResult, runDemo } from '../../pipeline/demo.js';
+import type { CliIo } from '../cli-io.js';
 import { defined, numberFlag } from '../flag-value.js';
 import { simulatorFlags, simulatorOptionsFromFlags } from '../simulator-flags.js';
-import { UsageInvalidError } from '../../errors.js';
 
 export const demoHelp = `headroom demo --rows N [--json] [--store URL] [--queue URL] [simulator flags]
 
@@ -38,7 +38,10 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   });
   const rows = numberFlag('rows', values.rows, { min: 1, max: 10_000_000, integer: true })!;
   const timeoutS = numberFlag('timeout-s', values['timeout-s'], { min: 1 });
-  const scraping = numberFlag('scraping-concurrency', values['scraping-concurrency'], { min: 1, integer: true });
+  const scraping = numberFlag('scraping-concurrency', values['scraping-concurrency'], {
+    min: 1,
+    integer: true,
+  });
   const ai = numberFlag('ai-concurrency', values['ai-concurrency'], { min: 1, integer: true });
   if (values.store === '') throw new UsageInvalidError('--store needs a URL, e.g. sqlite:./demo.db');
 
@@ -62,10 +65,13 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   });
   io.endProgress();
   io.stdout(values.json ? `${JSON.stringify(result)}\n` : renderDemo(result));
-  return result.lost === 0 && result.duplicated === 0 && !result.timedOut ? ExitCode.Pass : ExitCode.ThresholdsFailed;
+  return result.lost === 0 && result.duplicated === 0 && !result.timedOut
+    ? ExitCode.Pass
+    : ExitCode.ThresholdsFailed;
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024)} MB`;
 
 export function renderDemo(r: DemoResult): string {
@@ -81,7 +87,7 @@ export function renderDemo(r: DemoResult): string {
     '',
     `  CPU per row   pipeline ${fmt(r.processes.pipeline.cpuMsPerRow, 3)} ms, simulators ${fmt(r.processes.simulators.cpuMsPerRow, 3)} ms`,
     `  peak memory   pipeline ${mb(r.processes.pipeline.maxRssBytes)}, simulators ${mb(r.processes.simulators.maxRssBytes)}`,
-    '  (simulators, pipeline and database share this machine\'s cores)',
+    "  (simulators, pipeline and database share this machine's cores)",
   ];
   const reasons = Object.entries(r.failuresByReason);
   if (reasons.length) {

@@ -17,10 +17,15 @@ Flags as in "headroom demo --help".
 
 export async function simCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   const [which, ...rest] = argv;
-  if (which !== 'sites' && which !== 'llm') throw new UsageInvalidError(`use "sim sites" or "sim llm" (got "${which ?? ''}")`);
+  if (which !== 'sites' && which !== 'llm')
+    throw new UsageInvalidError(`use "sim sites" or "sim llm" (got "${which ?? ''}")`);
   const { values } = parseArgs({
     args: rest,
-    options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '0' }, ...simulatorFlags },
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '0' },
+      ...simulatorFlags,
+    },
   });
   const port = numberFlag('port', values.port, { min: 0, max: 65535, integer: true })!;
   const sim = simulatorOptionsFromFlags(values);

@@ -20,7 +20,9 @@ export class ApiResponseError extends Error {
     readonly status: number,
     readonly body: { error?: { code: string; message: string } } | string,
   ) {
-    super(`API answered ${status}: ${typeof body === 'string' ? body : (body.error?.message ?? JSON.stringify(body))}`);
+    super(
+      `API answered ${status}: ${typeof body === 'string' ? body : (body.error?.message ?? JSON.stringify(body))}`,
+    );
   }
 }
 
@@ -42,7 +44,10 @@ export class ApiClient {
   }
 
   /** Streams a CSV to POST /uploads as a text/csv body. */
-  async upload(csv: Readable | AsyncIterable<Buffer> | string, filename = 'upload.csv'): Promise<UploadReceipt> {
+  async upload(
+    csv: Readable | AsyncIterable<Buffer> | string,
+    filename = 'upload.csv',
+  ): Promise<UploadReceipt> {
     return this.call('POST', `/uploads?filename=${encodeURIComponent(filename)}`, csv, 'text/csv');
   }
 

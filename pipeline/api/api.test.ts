@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPipeline, startPipeline } from '../pipeline.js';
 
@@ -17,11 +18,19 @@ beforeAll(async () => {
 });
 afterAll(() => pipeline.close());
 
-const inject = (opts: Parameters<RunningPipeline['app']['inject']>[0]) => pipeline.app.inject(opts);
+const inject = (opts: InjectOptions) => pipeline.app.inject(opts);
 
 async function tokenFor(email: string): Promise<string> {
-  await inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, password: 'correct horse' } });
-  const res = await inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: 'correct horse' } });
+  await inject({
+    method: 'POST',
+    url: '/api/v1/auth/register',
+    payload: { email, password: 'correct horse' },
+  });
+  const res = await inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email, password: 'correct horse' },
+  });
   return res.json().accessToken as string;
 }
 
@@ -48,7 +57,11 @@ describe('API', () => {
     expect(login.statusCode).toBe(200);
     const token = login.json().accessToken as string;
     expect(token.split('.')).toHaveLength(3);
-    const me = await inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
+    const me = await inject({
+      method: 'GET',
+      url: '/api/v1/auth/me',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(me.json()).toMatchObject({ email: 'ada@example.com' });
   });
 
@@ -69,7 +82,11 @@ describe('API', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toMatchObject({ code: 'HRM_REQUEST_INVALID' });
     expect(res.json().error.message).toMatch(/body\.email/);
-    const missing = await inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'a@b.co' } });
+    const missing = await inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { email: 'a@b.co' },
+    });
     expect(missing.json().error.message).toMatch(/body\.password/);
   });
 
@@ -122,7 +139,9 @@ describe('API', () => {
     const headers = { authorization: `Bearer ${token}` };
     expect((await inject({ method: 'GET', url: '/api/v1/uploads/999999', headers })).statusCode).toBe(404);
     expect((await inject({ method: 'GET', url: '/api/v1/tasks/999999', headers })).statusCode).toBe(404);
-    expect((await inject({ method: 'GET', url: '/api/v1/uploads/999999/messages', headers })).statusCode).toBe(404);
+    expect(
+      (await inject({ method: 'GET', url: '/api/v1/uploads/999999/messages', headers })).statusCode,
+    ).toBe(404);
     const route = await inject({ method: 'GET', url: '/api/v1/nowhere', headers });
     expect(route.statusCode).toBe(404);
     expect(route.json().error.code).toBe('HRM_NOT_FOUND');
@@ -130,7 +149,11 @@ describe('API', () => {
 
   it('answers 400 to an id that is not a number', async () => {
     const token = await tokenFor('typo@example.com');
-    const res = await inject({ method: 'GET', url: '/api/v1/uploads/abc', headers: { authorization: `Bearer ${token}` } });
+    const res = await inject({
+      method: 'GET',
+      url: '/api/v1/uploads/abc',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.message).toMatch(/params/);
   });
@@ -178,7 +201,10 @@ describe('API', () => {
     const res = await inject({
       method: 'POST',
       url: '/api/v1/uploads',
-      headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+      },
       payload,
     });
     expect(res.statusCode).toBe(201);
@@ -268,11 +294,20 @@ describe('API', () => {
 
   it('serves dashboard stats with queue depths', async () => {
     const token = await tokenFor('viewer@example.com');
-    const res = await inject({ method: 'GET', url: '/api/v1/dashboard/stats', headers: { authorization: `Bearer ${token}` } });
+    const res = await inject({
+      method: 'GET',
+      url: '/api/v1/dashboard/stats',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.users).toBeGreaterThan(0);
-    expect(Object.keys(body.queues).sort()).toEqual(['ai_processing', 'file_processing', 'scraping', 'tasks']);
+    expect(Object.keys(body.queues).sort()).toEqual([
+      'ai_processing',
+      'file_processing',
+      'scraping',
+      'tasks',
+    ]);
   });
 
   it('exposes Prometheus metrics with request durations and queue depths', async () => {
@@ -290,7 +325,9 @@ describe('API', () => {
     ]) {
       expect(text, name).toContain(name);
     }
-    expect(text).toMatch(/headroom_http_request_duration_seconds_count\{[^}]*route="\/api\/v1\/health"[^}]*\} [1-9]/);
+    expect(text).toMatch(
+      /headroom_http_request_duration_seconds_count\{[^}]*route="\/api\/v1\/health"[^}]*\} [1-9]/,
+    );
     expect(text).toMatch(/headroom_queue_jobs\{queue="scraping",state="waiting"\} \d+/);
   });
 });

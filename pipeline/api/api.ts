@@ -55,20 +55,29 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     secret: config.auth.jwtSecret,
     sign: { expiresIn: config.auth.tokenTtlSeconds },
   });
-  await app.register(fastifyRateLimit, { global: false });
+  // preHandler: the key includes the e-mail from the body, which is not parsed yet at onRequest.
+  await app.register(fastifyRateLimit, { global: false, hook: 'preHandler' });
   await app.register(fastifyMultipart, { limits: { fileSize: config.uploads.maxBytes, files: 1 } });
 
   app.decorate('authenticate', async (request: import('fastify').FastifyRequest) => {
     try {
       await request.jwtVerify();
     } catch {
-      throw httpError(401, ErrorCode.Unauthorized, 'a valid bearer token is required: POST /api/v1/auth/login');
+      throw httpError(
+        401,
+        ErrorCode.Unauthorized,
+        'a valid bearer token is required: POST /api/v1/auth/login',
+      );
     }
   });
 
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: reply.statusCode,
+      },
       reply.elapsedTime / 1000,
     );
   });

@@ -23,7 +23,10 @@ let decoyHash: Promise<string> | undefined;
 export function registerAuthRoutes(api: FastifyInstance, { store, config }: ApiDeps): void {
   api.post('/auth/register', { schema: { body: credentials } }, async (request, reply) => {
     const { email, password } = request.body as { email: string; password: string };
-    const user = await store.createUser(email.toLowerCase(), await hashPassword(password, config.auth.scryptCost));
+    const user = await store.createUser(
+      email.toLowerCase(),
+      await hashPassword(password, config.auth.scryptCost),
+    );
     return reply.status(201).send({ id: user.id, email: user.email, createdAt: user.createdAt });
   });
 
@@ -38,7 +41,8 @@ export function registerAuthRoutes(api: FastifyInstance, { store, config }: ApiD
           timeWindow: limit.windowSeconds * 1000,
           // Per client and account: one noisy client cannot lock others out, and guessing one
           // account's password from many addresses is still slowed per address.
-          keyGenerator: (request) => `${request.ip}|${String((request.body as { email?: string })?.email ?? '').toLowerCase()}`,
+          keyGenerator: (request) =>
+            `${request.ip}|${String((request.body as { email?: string })?.email ?? '').toLowerCase()}`,
           errorResponseBuilder: (_request, ctx) =>
             httpError(429, ErrorCode.RateLimited, `too many logins; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
         },

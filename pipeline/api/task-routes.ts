@@ -37,7 +37,8 @@ export function registerTaskRoutes(api: FastifyInstance, { store, queue }: ApiDe
   api.get('/tasks/:id', { preHandler: api.authenticate, schema: { params: idParams } }, async (request) => {
     const { id } = request.params as { id: number };
     const task = await store.getTask(id);
-    if (!task || task.userId !== Number(request.user.sub)) throw httpError(404, ErrorCode.NotFound, `no task ${id}`);
+    if (!task || task.userId !== Number(request.user.sub))
+      throw httpError(404, ErrorCode.NotFound, `no task ${id}`);
     return task;
   });
 }

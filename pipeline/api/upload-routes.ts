@@ -91,7 +91,12 @@ export function registerUploadRoutes(api: FastifyInstance, { store, queue, confi
 async function csvSource(request: FastifyRequest): Promise<{ stream: Readable; filename: string }> {
   if (request.isMultipart()) {
     const file = await request.file();
-    if (!file) throw httpError(400, ErrorCode.RequestInvalid, 'multipart body has no file part; send the CSV as "file"');
+    if (!file)
+      throw httpError(
+        400,
+        ErrorCode.RequestInvalid,
+        'multipart body has no file part; send the CSV as "file"',
+      );
     return { stream: file.file, filename: file.filename || 'upload.csv' };
   }
   if (!request.body || typeof (request.body as Readable).pipe !== 'function') {

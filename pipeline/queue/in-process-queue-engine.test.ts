@@ -112,18 +112,30 @@ describe('InProcessQueueEngine', () => {
       { websiteId: 1, uploadId: 1, url: 'https://a.example', company: null, name: null, notes: null },
       { websiteId: 2, uploadId: 1, url: 'https://b.example', company: null, name: null, notes: null },
     ]);
-    expect(await engine.depth('scraping')).toEqual({ waiting: 2, active: 0, delayed: 0, failed: 0, completed: 0 });
+    expect(await engine.depth('scraping')).toEqual({
+      waiting: 2,
+      active: 0,
+      delayed: 0,
+      failed: 0,
+      completed: 0,
+    });
     await engine.close();
   });
 
   it('drains a large backlog completely', async () => {
     const engine = new InProcessQueueEngine();
     let sum = 0;
-    engine.work('tasks', async (p) => void (sum += p.taskId), {
-      concurrency: 500,
-      retry: noRetry,
-      onExhausted: async () => {},
-    });
+    engine.work(
+      'tasks',
+      async (p) => {
+        sum += p.taskId;
+      },
+      {
+        concurrency: 500,
+        retry: noRetry,
+        onExhausted: async () => {},
+      },
+    );
     const n = 200_000;
     await engine.enqueueMany(
       'tasks',

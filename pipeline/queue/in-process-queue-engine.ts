@@ -31,6 +31,7 @@ class LocalQueue<Q extends QueueName> {
   private handler?: JobHandler<Q>;
   private opts?: WorkOptions<Q>;
   private closing = false;
+  private readonly closed = new AbortController();
   private idle?: () => void;
 
   push(job: Job<Q>): void {
@@ -57,6 +58,7 @@ class LocalQueue<Q extends QueueName> {
   /** Stops starting jobs and resolves once the running ones have ended. */
   close(): Promise<void> {
     this.closing = true;
+    this.closed.abort();
     for (const timer of this.delayed) clearTimeout(timer);
     this.delayed.clear();
     if (this.active === 0) return Promise.resolve();
@@ -85,7 +87,12 @@ class LocalQueue<Q extends QueueName> {
     const handler = this.handler!;
     const opts = this.opts!;
     this.active++;
-    const ctx: JobContext = { jobId: job.id, attempt: job.attempt, enqueuedAtMs: job.enqueuedAtMs };
+    const ctx: JobContext = {
+      jobId: job.id,
+      attempt: job.attempt,
+      enqueuedAtMs: job.enqueuedAtMs,
+      signal: this.closed.signal,
+    };
     try {
       await handler(job.payload, ctx);
       this.completed++;

@@ -22,6 +22,8 @@ export interface JobContext {
   attempt: number;
   /** Epoch milliseconds when the job was enqueued. */
   enqueuedAtMs: number;
+  /** Aborted when the engine closes: long-running jobs stop and are picked up again later. */
+  signal: AbortSignal;
 }
 
 export type JobHandler<Q extends QueueName> = (payload: JobPayload[Q], ctx: JobContext) => Promise<void>;

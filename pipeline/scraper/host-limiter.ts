@@ -14,7 +14,8 @@ export class HostLimiter {
   readonly #hosts = new Map<string, HostSlots>();
 
   constructor(limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1 (got ${limit})`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`limit must be an integer >= 1 (got ${limit})`);
     this.#limit = limit;
   }
 

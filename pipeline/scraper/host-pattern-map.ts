@@ -56,6 +56,7 @@ export function patternProblem(pattern: string): string | undefined {
   const host = normalizeHost(pattern);
   if (host === '') return 'is empty';
   if (isIP(host) !== 0) return undefined;
+  if (host === '*') return 'would match every host; name the domains instead, as in *.example.com';
   const name = host.startsWith('*.') ? host.slice(2) : host;
   if (name.includes('*')) return 'may only use * as its first label, as in *.example.com';
   if (name === '' || !/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(name)) return 'is not a host name';

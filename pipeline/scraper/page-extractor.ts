@@ -1,3 +1,5 @@
+import { isAscii } from 'node:buffer';
+import { TextDecoder } from 'node:util';
 import { type Handler, Parser } from 'htmlparser2';
 
 /** What a page says about itself. */
@@ -20,7 +22,29 @@ const MAX_DESCRIPTION_CHARS = 1_000;
 const SLICE_BYTES = 4_096;
 
 /** Elements whose text is not shown (or not part of the page's prose). */
-const HIDDEN_ELEMENTS = new Set(['script', 'style', 'noscript', 'template', 'svg', 'math', 'iframe', 'object']);
+const HIDDEN_ELEMENTS = new Set([
+  'script',
+  'style',
+  'noscript',
+  'template',
+  'svg',
+  'math',
+  'iframe',
+  'object',
+]);
+
+/** Elements that may sit in <head>; any other element there means the body has begun. */
+const HEAD_ONLY_ELEMENTS = new Set([
+  'html',
+  'base',
+  'link',
+  'meta',
+  'title',
+  'style',
+  'script',
+  'noscript',
+  'template',
+]);
 
 /** Elements that separate words: `<p>a</p><p>b</p>` reads "a b", not "ab". */
 const BREAKING_ELEMENTS = new Set(
@@ -33,6 +57,14 @@ const BREAKING_ELEMENTS = new Set(
 
 const WHITESPACE = /\s+/g;
 
+const STREAM = { stream: true } as const;
+
+/** Encodings whose bytes below 0x80 are ASCII characters, so ASCII input needs no decoder. */
+const ASCII_COMPATIBLE = new Set(['utf-8', 'windows-1252', 'iso-8859-2', 'iso-8859-15']);
+
+/** Extra characters taken per piece of a long text node, so short runs of spaces rarely need a second piece. */
+const TEXT_PIECE_SLACK = 64;
+
 /**
  * Streaming extraction of title, description and excerpt from an HTML body. Feed raw body bytes
  * with `write` until it returns true (everything wanted is known: the rest of the page need not
@@ -44,6 +76,8 @@ export class PageExtractor {
   readonly #excerptChars: number;
   readonly #utf8 = new TextDecoder('utf-8');
   #decoder: TextDecoder = this.#utf8;
+  /** True while every byte so far was ASCII, in an encoding where ASCII bytes mean ASCII. */
+  #asciiCompatible = true;
 
   #done = false;
   #ended = false;
@@ -65,7 +99,11 @@ export class PageExtractor {
       onclosetag: (name) => this.#onCloseTag(name),
       ontext: (text) => this.#onText(text),
     };
-    this.#parser = new Parser(handler, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
+    this.#parser = new Parser(handler, {
+      decodeEntities: true,
+      lowerCaseTags: true,
+      lowerCaseAttributeNames: true,
+    });
   }
 
   /** True once title, description and a full excerpt are known. */
@@ -82,6 +120,7 @@ export class PageExtractor {
     // A page abandoned mid-character leaves bytes in the streaming decoder: a final call drops them.
     this.#decoder.decode();
     this.#decoder = decoderFor(charset, this.#utf8);
+    this.#asciiCompatible = ASCII_COMPATIBLE.has(this.#decoder.encoding);
     this.#done = false;
     this.#ended = false;
     this.#hiddenDepth = 0;
@@ -99,15 +138,26 @@ export class PageExtractor {
    * Parses `bytes` and returns true once extraction is complete. Stops inside the chunk when it
    * completes: `consumedBytes` then tells how much of it was read.
    */
-  write(bytes: Uint8Array): boolean {
+  write(bytes: Buffer): boolean {
     this.#consumedBytes = 0;
     for (let start = 0; start < bytes.length && !this.#done; start += SLICE_BYTES) {
       const end = Math.min(start + SLICE_BYTES, bytes.length);
       const slice = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
-      this.#parser.write(this.#decoder.decode(slice, { stream: true }));
+      this.#parser.write(this.#decode(slice));
       this.#consumedBytes = end;
     }
     return this.#done;
+  }
+
+  #decode(slice: Buffer): string {
+    // Most pages are ASCII up to their excerpt: a native ASCII check plus a latin1 copy beats the
+    // streaming decoder. Once a slice is not ASCII the decoder may hold a partial character, so it
+    // decodes the rest of the page.
+    if (this.#asciiCompatible) {
+      if (isAscii(slice)) return slice.toString('latin1');
+      this.#asciiCompatible = false;
+    }
+    return this.#decoder.decode(slice, STREAM);
   }
 
   /** Bytes of the last `write` that were parsed. */
@@ -148,8 +198,10 @@ export class PageExtractor {
       this.#onMeta(attribs);
     } else if (name === 'body') {
       this.#inHead = false;
-    } else if (BREAKING_ELEMENTS.has(name)) {
-      this.#pendingSpace = true;
+    } else {
+      // Content in a head that was never closed starts the body, as it does in a browser.
+      if (this.#inHead && !HEAD_ONLY_ELEMENTS.has(name)) this.#inHead = false;
+      if (BREAKING_ELEMENTS.has(name)) this.#pendingSpace = true;
     }
   }
 
@@ -173,7 +225,10 @@ export class PageExtractor {
     const name = attribs.name?.toLowerCase();
     if (name === 'description') {
       if (this.#description === '') this.#description = content;
-    } else if (this.#ogDescription === '' && (attribs.property === 'og:description' || name === 'og:description')) {
+    } else if (
+      this.#ogDescription === '' &&
+      (attribs.property === 'og:description' || name === 'og:description')
+    ) {
       this.#ogDescription = content;
     }
   }
@@ -184,6 +239,16 @@ export class PageExtractor {
       return;
     }
     if (this.#hiddenDepth > 0 || this.#inHead || this.#done) return;
+    // A text node can be a whole 4 KB slice of prose: collapse only about as much as the excerpt
+    // still needs (collapsing never lengthens text), piece by piece.
+    for (let from = 0; from < text.length && !this.#done; ) {
+      const to = Math.min(text.length, from + this.#excerptChars - this.#excerpt.length + TEXT_PIECE_SLACK);
+      this.#appendVisible(from === 0 && to === text.length ? text : text.slice(from, to));
+      from = to;
+    }
+  }
+
+  #appendVisible(text: string): void {
     const collapsed = text.replace(WHITESPACE, ' ');
     let start = 0;
     let end = collapsed.length;
@@ -210,7 +275,11 @@ export class PageExtractor {
 export function extractPage(html: string | Uint8Array, excerptChars: number, charset?: string): PageFields {
   const extractor = new PageExtractor(excerptChars);
   extractor.reset(charset);
-  if (!extractor.write(typeof html === 'string' ? Buffer.from(html, 'utf8') : html)) extractor.end();
+  const bytes =
+    typeof html === 'string'
+      ? Buffer.from(html, 'utf8')
+      : Buffer.from(html.buffer, html.byteOffset, html.length);
+  if (!extractor.write(bytes)) extractor.end();
   return extractor.fields();
 }
 

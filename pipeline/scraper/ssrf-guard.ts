@@ -59,7 +59,8 @@ export function refusedRange(address: string): string | undefined {
 
 /** The short, stable reason stored on a row the guard refused. */
 export function ssrfReason(err: SsrfRefusedError): string {
-  if (err.range === METADATA_RANGE && err.address === '') return `refused ${err.host}: cloud metadata host (SSRF guard)`;
+  if (err.range === METADATA_RANGE && err.address === '')
+    return `refused ${err.host}: cloud metadata host (SSRF guard)`;
   const what = err.host === err.address ? err.address : `${err.host} (${err.address})`;
   return `refused ${what}: ${err.range} address (SSRF guard)`;
 }
@@ -133,7 +134,10 @@ export class SsrfGuard {
         callback(err, '');
         return;
       }
-      const list = typeof addresses === 'string' ? [{ address: addresses, family: family ?? isIP(addresses) }] : addresses;
+      const list =
+        typeof addresses === 'string'
+          ? [{ address: addresses, family: family ?? isIP(addresses) }]
+          : addresses;
       this.#answer(hostname, list, options, callback);
     });
   }

@@ -29,6 +29,8 @@ export interface SiteFarmOptions {
 
 /** Requests by outcome, counted when the outcome is drawn (before the latency). */
 export interface SiteFarmStats {
+  /** TCP connections accepted; far fewer than requests when clients keep connections alive. */
+  connections: number;
   requests: number;
   ok: number;
   notFound: number;
@@ -90,6 +92,7 @@ export async function startSiteFarm(opts: SiteFarmOptions = {}): Promise<SiteFar
   const notFoundBelowHash = Math.floor(faults.notFound * 4294967296);
   const hostTail = `.${config.hostSuffix}`;
   const stats: SiteFarmStats = {
+    connections: 0,
     requests: 0,
     ok: 0,
     notFound: 0,
@@ -213,8 +216,10 @@ export async function startSiteFarm(opts: SiteFarmOptions = {}): Promise<SiteFar
     const host = siteHost(req.headers.host);
     const outcome = chooseOutcome(host, req.url ?? '/');
     stats[outcome]++;
-    const delayMs =
-      latency.sigma === 0 ? latency.medianMs : random.logNormal(latency.medianMs, latency.sigma);
+    // Whole milliseconds: Node keeps one timer list per distinct duration, and equal ones share it.
+    const delayMs = Math.round(
+      latency.sigma === 0 ? latency.medianMs : random.logNormal(latency.medianMs, latency.sigma),
+    );
     if (delayMs < 1) {
       respond(req, res, host, outcome);
       return;
@@ -222,6 +227,7 @@ export async function startSiteFarm(opts: SiteFarmOptions = {}): Promise<SiteFar
     // Unref'd: a pending reply must not keep a process alive once the farm is closed.
     setTimeout(respond, delayMs, req, res, host, outcome).unref();
   });
+  server.on('connection', () => stats.connections++);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   // Node's default of 60 s would cut idle keep-alive sockets just as the scraper reuses them.
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;

@@ -1,0 +1,35 @@
+import { ConfigInvalidError } from '../../errors.js';
+import { openSqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+/**
+ * The one place that picks a store driver from a URL:
+ * - `sqlite:<path>`, `sqlite://<path>`, `sqlite::memory:`, a plain path or `:memory:` → SQLite;
+ * - `postgres://…` / `postgresql://…` → PostgreSQL (not available yet: ConfigInvalidError).
+ */
+export async function openStore(url: string): Promise<Store> {
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    // The PostgreSQL driver will be loaded lazily here (await import('./postgres-store.js')), so an
+    // embedded run never loads the pg client.
+    throw new ConfigInvalidError('store URL', [
+      `${redactPassword(url)}: the PostgreSQL store driver is not available yet; use sqlite:<path> or :memory:`,
+    ]);
+  }
+  const file = url.replace(/^sqlite:(\/\/)?/i, '');
+  if (file === '') {
+    throw new ConfigInvalidError('store URL', [
+      `"${url}" names no database file; write sqlite:<path>, a path, or :memory:`,
+    ]);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(file)) {
+    throw new ConfigInvalidError('store URL', [
+      `${redactPassword(url)}: unknown store scheme; write sqlite:<path>, a path, :memory: or postgres://…`,
+    ]);
+  }
+  return openSqliteStore(file);
+}
+
+/** Error messages end up in logs and terminals: never echo a password from a connection URL. */
+function redactPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}
