@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPipeline, startPipeline } from '../pipeline.js';
@@ -245,7 +246,7 @@ describe('API', () => {
       logLevel: 'silent',
       workers: false,
       auth: FAST_AUTH,
-      uploads: { maxBytes: 1024 },
+      uploads: { maxBytes: 1024, insertBatchSize: 5 },
     });
     try {
       await small.app.inject({
@@ -267,6 +268,20 @@ describe('API', () => {
       });
       expect(res.statusCode).toBe(413);
       expect(res.json().error.code).toBe('HRM_CSV_TOO_LARGE');
+
+      // Streamed without a length, the limit is found part-way: rows already inserted are removed.
+      const streamed = await small.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        headers: { authorization: `Bearer ${login.json().accessToken}`, 'content-type': 'text/csv' },
+        payload: Readable.from(
+          [`website\n${rows.slice(0, 600)}\n`, `${rows.slice(600)}\n`].map((t) => Buffer.from(t)),
+        ),
+      });
+      expect(streamed.statusCode).toBe(413);
+      const stats = await small.store.stats();
+      expect(stats.uploads.total).toBe(0);
+      expect(Object.values(stats.websites).reduce((a, b) => a + b, 0)).toBe(0);
     } finally {
       await small.close();
     }

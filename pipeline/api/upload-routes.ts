@@ -25,7 +25,7 @@ export function registerUploadRoutes(api: FastifyInstance, { store, queue, confi
     const userId = Number(request.user.sub);
     let uploadId: UploadId | undefined;
     // The upload row is created with the first accepted batch, so a file refused as a whole leaves
-    // nothing behind.
+    // nothing behind; one refused part-way (too large) is discarded with the rows it had inserted.
     const summary = await ingestCsv(
       stream,
       async (rows) => {
@@ -37,7 +37,10 @@ export function registerUploadRoutes(api: FastifyInstance, { store, queue, confi
         batchSize: config.uploads.insertBatchSize,
         maxRejectionsReported: config.uploads.maxRejectionsReported,
       },
-    );
+    ).catch(async (err: unknown) => {
+      if (uploadId !== undefined) await store.discardUpload(uploadId);
+      throw err;
+    });
     uploadId ??= await store.createUpload(userId, filename);
     await store.finishIngest(uploadId, summary);
     metrics.rowsIngested.inc({ result: 'accepted' }, summary.accepted);

@@ -120,6 +120,19 @@ export function storeContract(open: () => Promise<Store>): void {
         expect(upload?.completedAt).not.toBeNull();
       });
 
+      it('discards an upload refused part-way, rows and all, but never one past ingest', async () => {
+        const user = await store.createUser('discard@example.com', 'hash');
+        const refused = await store.createUpload(user.id, 'big.csv');
+        await store.insertWebsites(refused, websites(20));
+        expect(await store.discardUpload(refused)).toBe(true);
+        expect(await store.getUpload(refused)).toBeUndefined();
+        expect(await store.claimPending(refused, 100)).toEqual([]);
+        expect(await store.listUnfinishedUploads()).not.toContain(refused);
+        const kept = await seedUpload(3, 'discard@example.com');
+        expect(await store.discardUpload(kept)).toBe(false);
+        expect((await store.getUpload(kept))?.ingest.accepted).toBe(3);
+      });
+
       it('skips rows whose line is already stored when a batch is inserted again', async () => {
         const user = await store.createUser('u@example.com', 'h');
         const uploadId = await store.createUpload(user.id, 'list.csv');
@@ -159,6 +172,19 @@ export function storeContract(open: () => Promise<Store>): void {
             notes: null,
           },
         ]);
+      });
+
+      it('keeps each row its own fields in a batch of hundreds', async () => {
+        const uploadId = await seedUpload(1_234);
+        const jobs = await store.claimPending(uploadId, 2_000);
+        expect(jobs).toHaveLength(1_234);
+        jobs.forEach((job, i) => {
+          expect(job).toMatchObject({
+            uploadId,
+            url: `https://site-${i + 2}.example/`,
+            company: `Company ${i + 2}`,
+          });
+        });
       });
 
       it('lists uploads that are not completed', async () => {

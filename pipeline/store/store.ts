@@ -161,6 +161,11 @@ export interface Store {
     uploadId: UploadId,
     summary: { rows: number; accepted: number; rejected: number; rejections: RowRejection[] },
   ): Promise<void>;
+  /**
+   * Removes an upload that is still `ingesting` and its rows, when the upload is refused part-way
+   * (over the size limit): none of its rows may be processed. Returns whether it removed one.
+   */
+  discardUpload(uploadId: UploadId): Promise<boolean>;
   getUpload(uploadId: UploadId): Promise<UploadProgress | undefined>;
   /** Uploads not yet completed, for recovery after a restart. */
   listUnfinishedUploads(): Promise<UploadId[]>;
