@@ -26,6 +26,7 @@ export interface PipelineConfig {
     dispatchBatchSize: number;
   };
   scraper: Partial<ScraperOptions>;
+  scrapeCache: { url: string; ttlSeconds: number; maxEntries: number };
   llm: {
     baseUrl: string;
     apiKey?: string;

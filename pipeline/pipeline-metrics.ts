@@ -18,6 +18,7 @@ export class PipelineMetrics {
   readonly queueWait: Histogram<'queue'>;
   readonly jobRetries: Counter<'queue'>;
   readonly scrapeOutcomes: Counter<'outcome'>;
+  readonly scrapeCache: Counter<'result'>;
   readonly aiOutcomes: Counter<'outcome'>;
   readonly aiTokens: Counter<'kind'>;
   readonly rowsIngested: Counter<'result'>;
@@ -57,6 +58,12 @@ export class PipelineMetrics {
       name: 'headroom_scrape_outcomes_total',
       help: 'Scrapes by outcome: ok, or the failure kind',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.scrapeCache = new Counter({
+      name: 'headroom_scrape_cache_total',
+      help: 'Scrape cache look-ups by result (hit, miss)',
+      labelNames: ['result'],
       registers,
     });
     this.aiOutcomes = new Counter({

@@ -5,6 +5,8 @@ import { buildPrompt } from './ai/prompt.js';
 import type { PipelineConfig } from './pipeline-config.js';
 import type { PipelineMetrics } from './pipeline-metrics.js';
 import type { JobContext, JobHandler, QueueEngine, QueueName, WorkOptions } from './queue/queue-engine.js';
+import type { ScrapeCache } from './scraper/scrape-cache.js';
+import type { ScrapeResult } from './scraper/scrape-result.js';
 import type { Scraper } from './scraper/scraper.js';
 import type { Store } from './store/store.js';
 import type { WriteBatcher } from './write-batcher.js';
@@ -14,6 +16,7 @@ export interface WorkerDeps {
   store: Store;
   queue: QueueEngine;
   scraper: Scraper;
+  scrapeCache?: ScrapeCache;
   chat: ChatClient;
   batcher: WriteBatcher;
   metrics: PipelineMetrics;
@@ -26,6 +29,10 @@ export interface WorkerDeps {
  */
 const DISPATCH_AHEAD = 2;
 const DISPATCH_POLL_MS = 20;
+
+/** One live job per row and stage, whatever re-dispatching happens after a crash. */
+const scrapeJobId = { jobIdOf: (job: { websiteId: number }) => `scrape:${job.websiteId}` };
+const aiJobId = { jobIdOf: (job: { websiteId: number }) => `ai:${job.websiteId}` };
 
 /** Registers the handlers of every queue the pipeline uses on `queues` (default: all). */
 export function startWorkers(deps: WorkerDeps, queues: readonly QueueName[] = allQueues): void {
@@ -107,6 +114,14 @@ function timed<Q extends QueueName>(
 async function dispatchUpload(deps: WorkerDeps, uploadId: number, signal: AbortSignal): Promise<void> {
   const { store, queue, config } = deps;
   const highWater = config.concurrency.scraping * DISPATCH_AHEAD;
+  // Rows claimed by an earlier run of this job that stopped before enqueueing them: hand them over
+  // again. Named jobs make it harmless for rows whose jobs do exist.
+  for (let afterId = 0; ; ) {
+    const jobs = await store.listQueued(uploadId, afterId, config.uploads.dispatchBatchSize);
+    if (jobs.length === 0) break;
+    await queue.enqueueMany('scraping', jobs, scrapeJobId);
+    afterId = jobs[jobs.length - 1]!.websiteId;
+  }
   for (;;) {
     while ((await queue.depth('scraping')).waiting > highWater) {
       // On shutdown the queue stops draining; the rest of the upload waits for the next start.
@@ -115,25 +130,32 @@ async function dispatchUpload(deps: WorkerDeps, uploadId: number, signal: AbortS
     }
     const jobs = await store.claimPending(uploadId, config.uploads.dispatchBatchSize);
     if (jobs.length === 0) break;
-    await queue.enqueueMany('scraping', jobs);
+    await queue.enqueueMany('scraping', jobs, scrapeJobId);
   }
   await store.completeUploadIfDone(uploadId);
 }
 
 async function scrapeRow(deps: WorkerDeps, job: Parameters<JobHandler<'scraping'>>[0]): Promise<void> {
-  const outcome = await deps.scraper.scrape(job.url);
-  if (!outcome.ok) {
-    deps.metrics.scrapeOutcomes.inc({ outcome: outcome.kind });
-    await deps.batcher.saveFailure({
-      websiteId: job.websiteId,
-      uploadId: job.uploadId,
-      stage: 'scrape',
-      reason: outcome.reason,
-    });
-    return;
+  const cached = await cachedPage(deps, job.url);
+  let page: ScrapeResult;
+  if (cached) {
+    page = { ...cached, durationMs: 0 };
+  } else {
+    const outcome = await deps.scraper.scrape(job.url);
+    if (!outcome.ok) {
+      deps.metrics.scrapeOutcomes.inc({ outcome: outcome.kind });
+      await deps.batcher.saveFailure({
+        websiteId: job.websiteId,
+        uploadId: job.uploadId,
+        stage: 'scrape',
+        reason: outcome.reason,
+      });
+      return;
+    }
+    deps.metrics.scrapeOutcomes.inc({ outcome: 'ok' });
+    page = outcome.page;
+    await deps.scrapeCache?.set(job.url, page);
   }
-  deps.metrics.scrapeOutcomes.inc({ outcome: 'ok' });
-  const page = outcome.page;
   await deps.batcher.saveScrape({
     websiteId: job.websiteId,
     uploadId: job.uploadId,
@@ -144,7 +166,14 @@ async function scrapeRow(deps: WorkerDeps, job: Parameters<JobHandler<'scraping'
     excerpt: page.excerpt,
     scrapeMs: Math.round(page.durationMs),
   });
-  await deps.queue.enqueue('ai_processing', { ...job, page });
+  await deps.queue.enqueue('ai_processing', { ...job, page }, aiJobId);
+}
+
+async function cachedPage(deps: WorkerDeps, url: string): Promise<ScrapeResult | undefined> {
+  if (!deps.scrapeCache) return undefined;
+  const page = await deps.scrapeCache.get(url);
+  deps.metrics.scrapeCache.inc({ result: page ? 'hit' : 'miss' });
+  return page;
 }
 
 async function writeMessage(

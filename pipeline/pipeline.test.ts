@@ -6,64 +6,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ApiClient } from './api/api-client.js';
-import { runDemo } from './demo.js';
 import { generateCsv } from './ingest/csv-generator.js';
 import { startPipeline } from './pipeline.js';
 import { type RunningSimulators, startSimulators } from './sim/simulator-process.js';
-
-/** Short timeouts so the injected "never answers" fault costs seconds, not minutes. */
-const QUICK_SCRAPER = {
-  headersTimeoutMs: 1_500,
-  bodyTimeoutMs: 1_000,
-  totalTimeoutMs: 3_000,
-  retries: 1,
-  retryBaseDelayMs: 50,
-};
-const QUICK_LLM = { retries: 3, retryBaseDelayMs: 50 };
-const FAST_AUTH = { scryptCost: 1024 };
-
-describe('pipeline end to end', () => {
-  it('turns every one of 1,000 rows into exactly one message or one failure, with 5% faults', async () => {
-    const result = await runDemo({
-      rows: 1_000,
-      simulators: {
-        siteFarm: {
-          seed: 7,
-          sites: 50,
-          latency: { medianMs: 30, sigma: 0.5 },
-          faults: { notFound: 0.01, serverError: 0.01, reset: 0.01, timeout: 0.01, slowBody: 0.01 },
-        },
-        llm: {
-          seed: 7,
-          timeToFirstTokenMs: 20,
-          tokensPerSecond: 2_000,
-          errorRate: 0.02,
-          rateLimitRate: 0.02,
-        },
-      },
-      pipeline: {
-        auth: FAST_AUTH,
-        scraper: QUICK_SCRAPER,
-        llm: QUICK_LLM,
-        retry: { attempts: 2, baseDelayMs: 20 },
-      },
-      pollMs: 100,
-    });
-    expect(result.timedOut).toBe(false);
-    expect(result.rows).toBe(1_000);
-    expect(result.accepted).toBe(1_000);
-    expect(result.lost).toBe(0);
-    expect(result.duplicated).toBe(0);
-    expect(result.messages + result.failed).toBe(1_000);
-    // 404s are a property of the URL: ~1% of rows must fail for that reason, whatever the retries.
-    expect(result.failed).toBeGreaterThan(0);
-    const reasons = Object.keys(result.failuresByReason);
-    expect(reasons.some((r) => r.includes('404'))).toBe(true);
-    for (const reason of reasons) expect(reason).toMatch(/^(scrape|ai): .+/);
-    expect(result.stages.scrape.done + result.stages.scrape.failed).toBe(1_000);
-    expect(result.stages.ai.done).toBe(result.messages);
-  });
-});
+import { FAST_AUTH, QUICK_LLM, QUICK_SCRAPER } from './test-support/quick-config.js';
 
 describe('pipeline on the embedded defaults', () => {
   let sims: RunningSimulators;
@@ -164,6 +110,27 @@ describe('pipeline on the embedded defaults', () => {
       after = page.nextAfterId;
     }
     expect(ids.size).toBe(120);
+  });
+
+  it('serves a site scraped for an earlier upload from the scrape cache', async () => {
+    const pipeline = await startPipeline({
+      store: ':memory:',
+      http: { port: 0 },
+      ...simConfig(),
+      scrapeCache: { url: 'memory', ttlSeconds: 3_600 },
+    });
+    onTestFinished(() => pipeline.close());
+    const api = await login(pipeline.apiUrl);
+    const before = (await sims.usage()).siteFarm.requests;
+    for (let i = 0; i < 2; i++) {
+      const receipt = await api.upload(generateCsv(20, (row) => sims.siteUrl(row)));
+      await waitCompleted(api, receipt.id);
+      expect((await pipeline.store.tallyUpload(receipt.id)).messages).toBe(20);
+    }
+    expect((await sims.usage()).siteFarm.requests - before).toBe(20);
+    const metrics = await pipeline.metrics.registry.getSingleMetricAsString('headroom_scrape_cache_total');
+    expect(metrics).toContain('headroom_scrape_cache_total{result="hit"} 20');
+    expect(metrics).toContain('headroom_scrape_cache_total{result="miss"} 20');
   });
 
   it('completes an upload after the pipeline is stopped mid-way and started again', async () => {

@@ -3,9 +3,10 @@ import { ChatClient } from './ai/chat-client.js';
 import { buildApi } from './api/api.js';
 import { type PipelineConfig, type PipelineConfigInput, parsePipelineConfig } from './pipeline-config.js';
 import { PipelineMetrics } from './pipeline-metrics.js';
-import { startWorkers } from './pipeline-workers.js';
+import { startWorkers, type WorkerDeps } from './pipeline-workers.js';
 import { openQueueEngine } from './queue/open-queue-engine.js';
-import type { QueueEngine, QueueName } from './queue/queue-engine.js';
+import { QUEUE_NAMES, type QueueEngine, type QueueName } from './queue/queue-engine.js';
+import { MemoryScrapeCache, RedisScrapeCache, type ScrapeCache } from './scraper/scrape-cache.js';
 import { Scraper } from './scraper/scraper.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -31,20 +32,53 @@ export interface RunningPipeline {
   close(): Promise<void>;
 }
 
-/** Starts the reference pipeline on the given configuration (validated here, at the edge). */
-export async function startPipeline(input: PipelineConfigInput = {}): Promise<RunningPipeline> {
-  const config = parsePipelineConfig(input);
+/** The parts every pipeline process opens: store, queue, scraper, LLM client, write batcher, metrics. */
+interface PipelineParts {
+  deps: WorkerDeps;
+  /** Stops the queue (running jobs finish), commits buffered writes, closes clients and the store. */
+  close(): Promise<void>;
+}
+
+async function openParts(config: PipelineConfig): Promise<PipelineParts> {
   const store = await openStore(config.store);
-  const queue = await openQueueEngine(config.queue);
+  const queue = await openQueueEngine(config.queue).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const metrics = new PipelineMetrics(queue);
   const scraper = new Scraper(config.scraper);
   const chat = new ChatClient(config.llm);
+  const scrapeCache = await openScrapeCache(config.scrapeCache);
   const batcher = new WriteBatcher(store, config.writeBatch, async (uploads) => {
     for (const id of uploads) await store.completeUploadIfDone(id);
   });
+  return {
+    deps: { config, store, queue, scraper, scrapeCache, chat, batcher, metrics },
+    async close() {
+      await queue.close();
+      await batcher.flush();
+      await scraper.close();
+      await scrapeCache?.close();
+      await chat.close();
+      await store.close();
+    },
+  };
+}
+
+async function openScrapeCache(opts: PipelineConfig['scrapeCache']): Promise<ScrapeCache | undefined> {
+  if (opts.url === 'none') return undefined;
+  if (opts.url === 'memory') return new MemoryScrapeCache(opts.ttlSeconds * 1000, opts.maxEntries);
+  return RedisScrapeCache.connect(opts.url, opts.ttlSeconds);
+}
+
+/** Starts the reference pipeline on the given configuration (validated here, at the edge). */
+export async function startPipeline(input: PipelineConfigInput = {}): Promise<RunningPipeline> {
+  const config = parsePipelineConfig(input);
+  const parts = await openParts(config);
+  const { deps } = parts;
+  const { store, queue, metrics } = deps;
   const app = await buildApi({ config, store, queue, metrics });
 
-  const deps = { config, store, queue, scraper, chat, batcher, metrics };
   const recoveredUploads: number[] = [];
   if (config.workers) {
     startWorkers(deps);
@@ -73,11 +107,36 @@ export async function startPipeline(input: PipelineConfigInput = {}): Promise<Ru
     close: () =>
       (closing ??= (async () => {
         await app.close();
-        await queue.close();
-        await batcher.flush();
-        await scraper.close();
-        await chat.close();
-        await store.close();
+        await parts.close();
       })()),
+  };
+}
+
+/** A process that runs queue workers only (no API), e.g. `headroom pipeline worker`. */
+export interface RunningWorker {
+  config: PipelineConfig;
+  queues: readonly QueueName[];
+  metrics: PipelineMetrics;
+  /** Stops taking jobs, lets running ones finish, commits buffered writes; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts workers for `queues` against a shared store and queue (PostgreSQL and Redis, so that
+ * several such processes, on this machine or others, share the work).
+ */
+export async function startPipelineWorker(
+  input: PipelineConfigInput,
+  queues: readonly QueueName[] = QUEUE_NAMES,
+): Promise<RunningWorker> {
+  const config = parsePipelineConfig(input);
+  const parts = await openParts(config);
+  startWorkers(parts.deps, queues);
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    queues,
+    metrics: parts.deps.metrics,
+    close: () => (closing ??= parts.close()),
   };
 }

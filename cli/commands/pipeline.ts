@@ -2,20 +2,27 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigInvalidError, UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
-import { startPipeline } from '../../pipeline/pipeline.js';
+import { startPipeline, startPipelineWorker } from '../../pipeline/pipeline.js';
 import type { PipelineConfigInput } from '../../pipeline/pipeline-config.js';
+import { QUEUE_NAMES, type QueueName } from '../../pipeline/queue/queue-engine.js';
 import type { CliIo } from '../cli-io.js';
 import { numberFlag } from '../flag-value.js';
 import { waitForSignal } from '../wait-for-signal.js';
 
 export const pipelineHelp = `headroom pipeline start [options]
+headroom pipeline worker [--queues scraping,ai_processing] [--concurrency N] [options]
 
-Runs the reference pipeline's API (and, unless --no-workers, its queue workers) until SIGINT/SIGTERM.
+start:  runs the reference pipeline's API (and, unless --no-workers, its queue workers).
+worker: runs queue workers only, as their own process; with PostgreSQL and Redis
+        (--store postgres://… --queue redis://…) any number of them share the work.
+Both run until SIGINT/SIGTERM, then stop taking jobs and let running ones finish.
   --config FILE           JSON configuration (see pipeline/pipeline-config.schema.json)
   --store URL             sqlite:<file> (default sqlite:.headroom/pipeline.db) or postgres://…
   --queue URL             in-process (default) or redis://…
   --host H --port P       where the API listens (default 127.0.0.1:3000)
-  --no-workers            API only
+  --no-workers            API only (start)
+  --queues LIST           queues this worker serves (default: all)
+  --concurrency N         jobs in flight per served queue (worker; default: the configured ones)
   --llm-base-url URL      OpenAI-compatible endpoint (e.g. from "headroom sim llm")
   --llm-model NAME
   --allow-host PATTERN    let the scraper reach a private address for this host (repeatable)
@@ -24,7 +31,8 @@ Runs the reference pipeline's API (and, unless --no-workers, its queue workers) 
 
 export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   const [sub, ...rest] = argv;
-  if (sub !== 'start') throw new UsageInvalidError(`unknown "pipeline ${sub ?? ''}"; use "pipeline start"`);
+  if (sub !== 'start' && sub !== 'worker')
+    throw new UsageInvalidError(`unknown "pipeline ${sub ?? ''}"; use "pipeline start" or "pipeline worker"`);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -34,6 +42,8 @@ export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCo
       host: { type: 'string' },
       port: { type: 'string' },
       'no-workers': { type: 'boolean', default: false },
+      queues: { type: 'string' },
+      concurrency: { type: 'string' },
       'llm-base-url': { type: 'string' },
       'llm-model': { type: 'string' },
       'allow-host': { type: 'string', multiple: true },
@@ -41,6 +51,65 @@ export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCo
       'log-level': { type: 'string' },
     },
   });
+  const config = await configFromFlags(values);
+  if (sub === 'worker') return runWorker(config, values, io);
+
+  const pipeline = await startPipeline(config);
+  io.stdout(
+    `headroom pipeline: API on ${pipeline.apiUrl} (store ${pipeline.store.kind}, queue ${pipeline.queue.kind}, ` +
+      `workers ${pipeline.config.workers ? 'on' : 'off'})\n`,
+  );
+  if (pipeline.recoveredUploads.length)
+    io.stdout(`resumed unfinished uploads: ${pipeline.recoveredUploads.join(', ')}\n`);
+  const signal = await waitForSignal();
+  io.stdout(`${signal}: finishing in-flight jobs…\n`);
+  await pipeline.close();
+  return ExitCode.Pass;
+}
+
+async function runWorker(
+  config: PipelineConfigInput,
+  values: { queues?: string; concurrency?: string },
+  io: CliIo,
+): Promise<ExitCode> {
+  const queues = (values.queues ?? QUEUE_NAMES.join(',')).split(',').map((q) => q.trim());
+  for (const q of queues) {
+    if (!(QUEUE_NAMES as readonly string[]).includes(q))
+      throw new UsageInvalidError(`--queues: unknown queue "${q}"; use ${QUEUE_NAMES.join(', ')}`);
+  }
+  const concurrency = numberFlag('concurrency', values.concurrency, { min: 1, integer: true });
+  if (concurrency !== undefined) {
+    config.concurrency = {
+      ...config.concurrency,
+      ...Object.fromEntries(queues.map((q) => [q, concurrency])),
+    };
+  }
+  const worker = await startPipelineWorker(config, queues as QueueName[]);
+  const served = queues.map((q) => `${q}×${worker.config.concurrency[q as QueueName]}`).join(', ');
+  io.stdout(
+    `headroom worker ${process.pid}: serving ${served} (store ${config.store ?? 'default'}, queue ${worker.config.queue})\n`,
+  );
+  const signal = await waitForSignal();
+  io.stdout(`${signal}: finishing in-flight jobs…\n`);
+  await worker.close();
+  return ExitCode.Pass;
+}
+
+type PipelineFlags = {
+  config?: string;
+  store?: string;
+  queue?: string;
+  host?: string;
+  port?: string;
+  'no-workers'?: boolean;
+  'llm-base-url'?: string;
+  'llm-model'?: string;
+  'allow-host'?: string[];
+  resolve?: string[];
+  'log-level'?: string;
+};
+
+async function configFromFlags(values: PipelineFlags): Promise<PipelineConfigInput> {
   const config: PipelineConfigInput = values.config ? await readConfig(values.config) : {};
   if (values.store) config.store = values.store;
   if (values.queue) config.queue = values.queue;
@@ -67,18 +136,7 @@ export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCo
     allowHosts: [...(config.scraper?.allowHosts ?? []), ...(values['allow-host'] ?? [])],
     resolve,
   };
-
-  const pipeline = await startPipeline(config);
-  io.stdout(
-    `headroom pipeline: API on ${pipeline.apiUrl} (store ${pipeline.store.kind}, queue ${pipeline.queue.kind}, ` +
-      `workers ${pipeline.config.workers ? 'on' : 'off'})\n`,
-  );
-  if (pipeline.recoveredUploads.length)
-    io.stdout(`resumed unfinished uploads: ${pipeline.recoveredUploads.join(', ')}\n`);
-  const signal = await waitForSignal();
-  io.stdout(`${signal}: finishing in-flight jobs…\n`);
-  await pipeline.close();
-  return ExitCode.Pass;
+  return config;
 }
 
 async function readConfig(file: string): Promise<PipelineConfigInput> {

@@ -122,6 +122,33 @@ describe('InProcessQueueEngine', () => {
     await engine.close();
   });
 
+  it('adds a named job once while it is live, and again after it ended', async () => {
+    const engine = new InProcessQueueEngine();
+    const ran: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    engine.work(
+      'tasks',
+      async (p) => {
+        ran.push(p.taskId);
+        await gate;
+      },
+      { concurrency: 1, retry: noRetry, onExhausted: async () => {} },
+    );
+    const named = { jobIdOf: (p: { taskId: number }) => `task:${p.taskId}` };
+    await engine.enqueueMany('tasks', [task(1), task(2)], named);
+    await engine.enqueueMany('tasks', [task(1), task(2)], named); // one running, one waiting: both live
+    expect((await engine.depth('tasks')).waiting).toBe(1);
+    release();
+    while ((await engine.depth('tasks')).completed < 2) await sleep(5);
+    await engine.enqueue('tasks', task(1), named);
+    while ((await engine.depth('tasks')).completed < 3) await sleep(5);
+    expect(ran).toEqual([1, 2, 1]);
+    await engine.close();
+  });
+
   it('drains a large backlog completely', async () => {
     const engine = new InProcessQueueEngine();
     let sum = 0;

@@ -1,5 +1,6 @@
 import { QueueClosedError } from '../../errors.js';
 import type {
+  EnqueueOptions,
   JobContext,
   JobHandler,
   JobId,
@@ -15,6 +16,8 @@ interface Job<Q extends QueueName> {
   payload: JobPayload[Q];
   attempt: number;
   enqueuedAtMs: number;
+  /** Named by the caller (EnqueueOptions.jobIdOf): at most one live job per name. */
+  named: boolean;
 }
 
 /**
@@ -30,11 +33,23 @@ class LocalQueue<Q extends QueueName> {
   private completed = 0;
   private handler?: JobHandler<Q>;
   private opts?: WorkOptions<Q>;
+  /** Names of named jobs that are waiting, delayed or running. */
+  private readonly live = new Set<JobId>();
   private closing = false;
   private readonly closed = new AbortController();
   private idle?: () => void;
 
-  push(job: Job<Q>): void {
+  /** Adds a new job; a named job whose name is live is not added again. */
+  add(job: Job<Q>): boolean {
+    if (job.named) {
+      if (this.live.has(job.id)) return false;
+      this.live.add(job.id);
+    }
+    this.push(job);
+    return true;
+  }
+
+  private push(job: Job<Q>): void {
     this.waiting.push(job);
     this.pump();
   }
@@ -93,6 +108,7 @@ class LocalQueue<Q extends QueueName> {
       enqueuedAtMs: job.enqueuedAtMs,
       signal: this.closed.signal,
     };
+    let ended = true;
     try {
       await handler(job.payload, ctx);
       this.completed++;
@@ -101,6 +117,7 @@ class LocalQueue<Q extends QueueName> {
         // A job cut short by shutdown is not a failed row: the store still has it in flight and
         // the next start dispatches it again.
       } else if (job.attempt < opts.retry.attempts) {
+        ended = false;
         this.retryLater(job, opts);
       } else {
         this.failed++;
@@ -109,6 +126,7 @@ class LocalQueue<Q extends QueueName> {
         });
       }
     } finally {
+      if (ended && job.named) this.live.delete(job.id);
       this.active--;
       if (this.closing && this.active === 0) this.idle?.();
       else this.pump();
@@ -136,18 +154,41 @@ export class InProcessQueueEngine implements QueueEngine {
   private nextId = 1;
   private closed = false;
 
-  async enqueue<Q extends QueueName>(queue: Q, payload: JobPayload[Q]): Promise<JobId> {
+  async enqueue<Q extends QueueName>(
+    queue: Q,
+    payload: JobPayload[Q],
+    opts?: EnqueueOptions<Q>,
+  ): Promise<JobId> {
     this.assertOpen(queue);
-    const id = String(this.nextId++);
-    this.queue(queue).push({ id, payload, attempt: 1, enqueuedAtMs: Date.now() });
-    return id;
+    const job = this.job(payload, Date.now(), opts);
+    this.queue(queue).add(job);
+    return job.id;
   }
 
-  async enqueueMany<Q extends QueueName>(queue: Q, payloads: JobPayload[Q][]): Promise<void> {
+  async enqueueMany<Q extends QueueName>(
+    queue: Q,
+    payloads: JobPayload[Q][],
+    opts?: EnqueueOptions<Q>,
+  ): Promise<void> {
     this.assertOpen(queue);
     const q = this.queue(queue);
     const enqueuedAtMs = Date.now();
-    for (const payload of payloads) q.push({ id: String(this.nextId++), payload, attempt: 1, enqueuedAtMs });
+    for (const payload of payloads) q.add(this.job(payload, enqueuedAtMs, opts));
+  }
+
+  private job<Q extends QueueName>(
+    payload: JobPayload[Q],
+    enqueuedAtMs: number,
+    opts?: EnqueueOptions<Q>,
+  ): Job<Q> {
+    const name = opts?.jobIdOf?.(payload);
+    return {
+      id: name ?? String(this.nextId++),
+      payload,
+      attempt: 1,
+      enqueuedAtMs,
+      named: name !== undefined,
+    };
   }
 
   work<Q extends QueueName>(queue: Q, handler: JobHandler<Q>, opts: WorkOptions<Q>): void {

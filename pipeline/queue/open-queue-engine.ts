@@ -6,9 +6,9 @@ import type { QueueEngine } from './queue-engine.js';
 export async function openQueueEngine(url?: string): Promise<QueueEngine> {
   if (!url || url === 'in-process') return new InProcessQueueEngine();
   if (/^rediss?:\/\//.test(url)) {
-    throw new ConfigInvalidError('queue', [
-      `${url}: the BullMQ engine is not available in this build; omit --queue to use the in-process queue`,
-    ]);
+    // Lazy: an offline run never loads a Redis client.
+    const { BullMqQueueEngine } = await import('./bullmq-queue-engine.js');
+    return BullMqQueueEngine.connect(url);
   }
   throw new ConfigInvalidError('queue', [`${url}: must be "in-process" or a redis:// URL`]);
 }

@@ -51,10 +51,22 @@ export interface QueueDepth {
   completed: number;
 }
 
+export interface EnqueueOptions<Q extends QueueName> {
+  /**
+   * Names each job. While a job of that name is waiting, delayed or running, enqueueing the name
+   * again adds nothing: re-dispatching after a crash cannot create a second job for one row.
+   */
+  jobIdOf?: (payload: JobPayload[Q]) => string;
+}
+
 export interface QueueEngine {
   readonly kind: string;
-  enqueue<Q extends QueueName>(queue: Q, payload: JobPayload[Q]): Promise<JobId>;
-  enqueueMany<Q extends QueueName>(queue: Q, payloads: JobPayload[Q][]): Promise<void>;
+  enqueue<Q extends QueueName>(queue: Q, payload: JobPayload[Q], opts?: EnqueueOptions<Q>): Promise<JobId>;
+  enqueueMany<Q extends QueueName>(
+    queue: Q,
+    payloads: JobPayload[Q][],
+    opts?: EnqueueOptions<Q>,
+  ): Promise<void>;
   work<Q extends QueueName>(queue: Q, handler: JobHandler<Q>, opts: WorkOptions<Q>): void;
   depth(queue: QueueName): Promise<QueueDepth>;
   /** Stops taking jobs and waits for in-flight ones; safe to call twice. */

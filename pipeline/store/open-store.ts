@@ -5,15 +5,13 @@ import type { Store } from './store.js';
 /**
  * The one place that picks a store driver from a URL:
  * - `sqlite:<path>`, `sqlite://<path>`, `sqlite::memory:`, a plain path or `:memory:` → SQLite;
- * - `postgres://…` / `postgresql://…` → PostgreSQL (not available yet: ConfigInvalidError).
+ * - `postgres://…` / `postgresql://…` → PostgreSQL (query parameters: see openPostgresStore).
  */
 export async function openStore(url: string): Promise<Store> {
   if (/^postgres(ql)?:\/\//i.test(url)) {
-    // The PostgreSQL driver will be loaded lazily here (await import('./postgres-store.js')), so an
-    // embedded run never loads the pg client.
-    throw new ConfigInvalidError('store URL', [
-      `${redactPassword(url)}: the PostgreSQL store driver is not available yet; use sqlite:<path> or :memory:`,
-    ]);
+    // Loaded lazily, so an embedded run never loads the pg client.
+    const { openPostgresStore } = await import('./postgres-store.js');
+    return openPostgresStore(url);
   }
   const file = url.replace(/^sqlite:(\/\/)?/i, '');
   if (file === '') {

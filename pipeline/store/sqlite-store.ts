@@ -159,6 +159,7 @@ export class SqliteStore implements Store {
   private readonly selectUpload;
   private readonly selectUnfinished;
   private readonly selectPending;
+  private readonly selectQueued;
   private readonly markQueued;
   private readonly resetScraped;
   private readonly resetQueued;
@@ -254,6 +255,10 @@ export class SqliteStore implements Store {
       .prepare<[], number>("SELECT id FROM file_uploads WHERE status <> 'completed' ORDER BY id")
       .pluck();
 
+    this.selectQueued = db.prepare<[UploadId, number, number], PendingRow>(
+      `SELECT id, url, company, name, notes FROM websites
+       WHERE file_upload_id = ? AND status = 'queued' AND id > ? ORDER BY id LIMIT ?`,
+    );
     this.selectPending = db.prepare<[UploadId, number], PendingRow>(
       `SELECT id, url, company, name, notes FROM websites
        WHERE file_upload_id = ? AND status = 'pending' ORDER BY id LIMIT ?`,
@@ -549,6 +554,14 @@ export class SqliteStore implements Store {
     }
   }
 
+  async listQueued(uploadId: UploadId, afterId: number, limit: number): Promise<WebsiteJob[]> {
+    try {
+      return toJobs(uploadId, this.selectQueued.all(uploadId, afterId, Math.max(1, Math.floor(limit))));
+    } catch (err) {
+      throw toStoreError(err, this.db);
+    }
+  }
+
   async requeueInFlight(uploadId: UploadId): Promise<number> {
     try {
       return this.requeueTx.immediate(uploadId);
@@ -731,12 +744,7 @@ export class SqliteStore implements Store {
     const last = rows[rows.length - 1];
     if (first === undefined || last === undefined) return [];
     this.markQueued.run(isoNow(), uploadId, first.id, last.id);
-    const jobs: WebsiteJob[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      jobs[i] = { websiteId: r.id, uploadId, url: r.url, company: r.company, name: r.name, notes: r.notes };
-    }
-    return jobs;
+    return toJobs(uploadId, rows);
   }
 
   private saveScrapesNow(records: ScrapeRecord[]): void {
@@ -941,4 +949,13 @@ function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
 
 function isoNow(): string {
   return new Date().toISOString();
+}
+
+function toJobs(uploadId: UploadId, rows: PendingRow[]): WebsiteJob[] {
+  const jobs: WebsiteJob[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    jobs[i] = { websiteId: r.id, uploadId, url: r.url, company: r.company, name: r.name, notes: r.notes };
+  }
+  return jobs;
 }

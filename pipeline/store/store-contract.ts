@@ -120,6 +120,17 @@ export function storeContract(open: () => Promise<Store>): void {
         expect(upload?.completedAt).not.toBeNull();
       });
 
+      it('lists queued rows by id after a cursor, and not pending or scraped ones', async () => {
+        const uploadId = await seedUpload(10);
+        const claimed = await store.claimPending(uploadId, 6);
+        await store.saveScrapes([scrapeRecord(claimed[0]!)]);
+        const first = await store.listQueued(uploadId, 0, 3);
+        expect(first.map((j) => j.websiteId)).toEqual(claimed.slice(1, 4).map((j) => j.websiteId));
+        const rest = await store.listQueued(uploadId, first[2]!.websiteId, 100);
+        expect(rest.map((j) => j.websiteId)).toEqual(claimed.slice(4).map((j) => j.websiteId));
+        expect(rest[0]).toMatchObject({ uploadId, url: claimed[4]!.url });
+      });
+
       it('discards an upload refused part-way, rows and all, but never one past ingest', async () => {
         const user = await store.createUser('discard@example.com', 'hash');
         const refused = await store.createUpload(user.id, 'big.csv');

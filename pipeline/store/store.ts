@@ -175,6 +175,12 @@ export interface Store {
    */
   claimPending(uploadId: UploadId, limit: number): Promise<WebsiteJob[]>;
   /**
+   * Rows of the upload in `queued` state with id > afterId, ordered by id: a dispatcher that
+   * restarts hands them to the queue again (named jobs make that safe), in case it stopped between
+   * claiming rows and enqueueing them.
+   */
+  listQueued(uploadId: UploadId, afterId: number, limit: number): Promise<WebsiteJob[]>;
+  /**
    * After a restart of an in-process queue, rows that were `queued` or `scraped` lost their jobs:
    * put them back to `pending` so they are dispatched again. Returns how many.
    */

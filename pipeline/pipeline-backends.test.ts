@@ -1,0 +1,210 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { ApiClient } from './api/api-client.js';
+import { runDemo } from './demo.js';
+import { generateCsv } from './ingest/csv-generator.js';
+import { startPipeline } from './pipeline.js';
+import { type RunningSimulators, startSimulators } from './sim/simulator-process.js';
+import { FAST_AUTH, QUICK_LLM, QUICK_SCRAPER } from './test-support/quick-config.js';
+import { freshPostgres, freshRedis } from './test-support/test-services.js';
+
+/** Stalled jobs of a killed worker are noticed within seconds instead of BullMQ's default 30 s. */
+const FAST_STALL = '&stalledIntervalMs=1000&lockDurationMs=2000';
+
+type Backend = 'sqlite' | 'postgres';
+type Queue = 'in-process' | 'bullmq';
+
+async function backends(store: Backend, queue: Queue): Promise<{ store?: string; queue?: string }> {
+  const out: { store?: string; queue?: string } = {};
+  if (store === 'postgres') {
+    const pg = await freshPostgres();
+    onTestFinished(pg.drop);
+    out.store = pg.url;
+  }
+  if (queue === 'bullmq') {
+    const redis = await freshRedis(FAST_STALL);
+    onTestFinished(redis.drop);
+    out.queue = redis.url;
+  }
+  return out;
+}
+
+describe.each([
+  ['sqlite', 'in-process'],
+  ['sqlite', 'bullmq'],
+  ['postgres', 'in-process'],
+  ['postgres', 'bullmq'],
+] as Array<[Backend, Queue]>)('pipeline end to end on %s + %s', (store, queue) => {
+  it('turns every one of 1,000 rows into exactly one message or one failure, with 5% faults', async () => {
+    const result = await runDemo({
+      rows: 1_000,
+      ...(await backends(store, queue)),
+      simulators: {
+        siteFarm: {
+          seed: 7,
+          sites: 50,
+          latency: { medianMs: 30, sigma: 0.5 },
+          faults: { notFound: 0.01, serverError: 0.01, reset: 0.01, timeout: 0.01, slowBody: 0.01 },
+        },
+        llm: {
+          seed: 7,
+          timeToFirstTokenMs: 20,
+          tokensPerSecond: 2_000,
+          errorRate: 0.02,
+          rateLimitRate: 0.02,
+        },
+      },
+      pipeline: {
+        auth: FAST_AUTH,
+        scraper: QUICK_SCRAPER,
+        llm: QUICK_LLM,
+        retry: { attempts: 2, baseDelayMs: 20 },
+        concurrency: { scraping: 200, ai_processing: 400 },
+      },
+      pollMs: 100,
+    });
+    expect(result.store).toBe(store);
+    expect(result.queue).toBe(queue);
+    expect(result.timedOut).toBe(false);
+    expect(result).toMatchObject({ rows: 1_000, accepted: 1_000, lost: 0, duplicated: 0 });
+    expect(result.messages + result.failed).toBe(1_000);
+    // 404s are a property of the URL: ~1% of rows fail for that reason whatever the retries.
+    const reasons = Object.keys(result.failuresByReason);
+    expect(reasons.some((r) => r.includes('404'))).toBe(true);
+    for (const reason of reasons) expect(reason).toMatch(/^(scrape|ai): .+/);
+    expect(result.stages.scrape.done + result.stages.scrape.failed).toBe(1_000);
+    expect(result.stages.ai.done).toBe(result.messages);
+  });
+});
+
+describe('distributed pipeline on PostgreSQL + BullMQ', () => {
+  let sims: RunningSimulators;
+  beforeAll(async () => {
+    // Slow enough that rows are in flight at every stage when a process is stopped.
+    sims = await startSimulators({
+      siteFarm: { sites: 20, latency: { medianMs: 40, sigma: 0.3 } },
+      llm: { timeToFirstTokenMs: 150, tokensPerSecond: 2_000 },
+    });
+  });
+  afterAll(() => sims.close());
+
+  const simFlags = () => [
+    '--llm-base-url',
+    sims.llm.baseUrl,
+    '--allow-host',
+    `*.${sims.siteFarm.hostSuffix}`,
+    '--resolve',
+    `*.${sims.siteFarm.hostSuffix}=127.0.0.1`,
+  ];
+  const simConfig = () => ({
+    scraper: {
+      ...QUICK_SCRAPER,
+      allowHosts: [`*.${sims.siteFarm.hostSuffix}`],
+      resolve: { [`*.${sims.siteFarm.hostSuffix}`]: '127.0.0.1' },
+    },
+    llm: { baseUrl: sims.llm.baseUrl, ...QUICK_LLM },
+    auth: FAST_AUTH,
+    logLevel: 'silent' as const,
+  });
+
+  async function login(apiUrl: string): Promise<ApiClient> {
+    const api = new ApiClient(apiUrl);
+    await api.register('dist@example.com', 'password1').catch(() => {});
+    await api.login('dist@example.com', 'password1');
+    onTestFinished(() => api.close());
+    return api;
+  }
+
+  async function waitCompleted(api: ApiClient, id: number, timeoutMs = 120_000) {
+    const start = Date.now();
+    for (;;) {
+      const upload = await api.getUpload(id);
+      if (upload.status === 'completed') return upload;
+      if (Date.now() - start > timeoutMs)
+        throw new Error(`upload ${id} not completed: ${JSON.stringify(upload)}`);
+      await sleep(100);
+    }
+  }
+
+  /** `headroom pipeline worker …` as its own process, through the real CLI. */
+  function spawnWorker(args: string[]): ChildProcess & { output: () => string } {
+    const bin = fileURLToPath(new URL('../cli/bin.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', bin, 'pipeline', 'worker', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => {
+      output += d;
+    });
+    child.stderr!.on('data', (d) => {
+      output += d;
+    });
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    return Object.assign(child, { output: () => output });
+  }
+
+  async function started(worker: ReturnType<typeof spawnWorker>): Promise<void> {
+    const start = Date.now();
+    while (!worker.output().includes('serving')) {
+      if (worker.exitCode !== null || Date.now() - start > 60_000)
+        throw new Error(`worker did not start: ${worker.output()}`);
+      await sleep(50);
+    }
+  }
+
+  it('loses and duplicates nothing when a worker process is killed with jobs in flight', async () => {
+    const { store, queue } = await backends('postgres', 'bullmq');
+    const api = await startPipeline({ store, queue, workers: false, http: { port: 0 }, ...simConfig() });
+    onTestFinished(() => api.close());
+    const args = ['--store', store!, '--queue', queue!, '--concurrency', '40', ...simFlags()];
+    const doomed = spawnWorker(args);
+    const survivor = spawnWorker(args);
+    await Promise.all([started(doomed), started(survivor)]);
+
+    const client = await login(api.apiUrl);
+    const rows = 1_500;
+    const receipt = await client.upload(generateCsv(rows, (i) => sims.siteUrl(i)));
+    while ((await client.getUpload(receipt.id)).ai.done < 200) await sleep(50);
+    doomed.kill('SIGKILL');
+    const killedAt = await client.getUpload(receipt.id);
+    expect(killedAt.ai.done + killedAt.ai.failed + killedAt.scrape.failed).toBeLessThan(rows);
+
+    await waitCompleted(client, receipt.id);
+    const tally = await api.store.tallyUpload(receipt.id);
+    expect(tally).toMatchObject({ rows, messages: rows, failed: 0, lost: 0, duplicated: 0 });
+
+    survivor.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => survivor.once('exit', resolve));
+    expect(code, survivor.output()).toBe(0);
+  });
+
+  it('completes an upload after the whole pipeline is stopped mid-way and started again', async () => {
+    const { store, queue } = await backends('postgres', 'bullmq');
+    const config = {
+      store,
+      queue,
+      http: { port: 0 },
+      ...simConfig(),
+      concurrency: { scraping: 30, ai_processing: 30 },
+    };
+    const first = await startPipeline(config);
+    const client = await login(first.apiUrl);
+    const rows = 800;
+    const receipt = await client.upload(generateCsv(rows, (i) => sims.siteUrl(i)));
+    while ((await client.getUpload(receipt.id)).ai.done < 100) await sleep(50);
+    await first.close();
+
+    const second = await startPipeline(config);
+    onTestFinished(() => second.close());
+    const midway = await second.store.getUpload(receipt.id);
+    expect(midway!.ai.done).toBeLessThan(rows);
+    const client2 = await login(second.apiUrl);
+    await waitCompleted(client2, receipt.id);
+    const tally = await second.store.tallyUpload(receipt.id);
+    expect(tally).toMatchObject({ rows, messages: rows, failed: 0, lost: 0, duplicated: 0 });
+  });
+});
