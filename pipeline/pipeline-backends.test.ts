@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ApiClient } from './api/api-client.js';
 import { runDemo } from './demo.js';
 import { generateCsv } from './ingest/csv-generator.js';
 import { startPipeline } from './pipeline.js';
 import { type RunningSimulators, startSimulators } from './sim/simulator-process.js';
+import { loggedInClient, simPipelineConfig, waitCompleted } from './test-support/pipeline-test-kit.js';
 import { FAST_AUTH, QUICK_LLM, QUICK_SCRAPER } from './test-support/quick-config.js';
 import { freshPostgres, freshRedis } from './test-support/test-services.js';
 
@@ -98,35 +98,8 @@ describe('distributed pipeline on PostgreSQL + BullMQ', () => {
     '--resolve',
     `*.${sims.siteFarm.hostSuffix}=127.0.0.1`,
   ];
-  const simConfig = () => ({
-    scraper: {
-      ...QUICK_SCRAPER,
-      allowHosts: [`*.${sims.siteFarm.hostSuffix}`],
-      resolve: { [`*.${sims.siteFarm.hostSuffix}`]: '127.0.0.1' },
-    },
-    llm: { baseUrl: sims.llm.baseUrl, ...QUICK_LLM },
-    auth: FAST_AUTH,
-    logLevel: 'silent' as const,
-  });
-
-  async function login(apiUrl: string): Promise<ApiClient> {
-    const api = new ApiClient(apiUrl);
-    await api.register('dist@example.com', 'password1').catch(() => {});
-    await api.login('dist@example.com', 'password1');
-    onTestFinished(() => api.close());
-    return api;
-  }
-
-  async function waitCompleted(api: ApiClient, id: number, timeoutMs = 120_000) {
-    const start = Date.now();
-    for (;;) {
-      const upload = await api.getUpload(id);
-      if (upload.status === 'completed') return upload;
-      if (Date.now() - start > timeoutMs)
-        throw new Error(`upload ${id} not completed: ${JSON.stringify(upload)}`);
-      await sleep(100);
-    }
-  }
+  const simConfig = () => simPipelineConfig(sims);
+  const login = (apiUrl: string) => loggedInClient(apiUrl, 'dist@example.com');
 
   /** `headroom pipeline worker …` as its own process, through the real CLI. */
   function spawnWorker(args: string[]): ChildProcess & { output: () => string } {
@@ -173,7 +146,7 @@ describe('distributed pipeline on PostgreSQL + BullMQ', () => {
     const killedAt = await client.getUpload(receipt.id);
     expect(killedAt.ai.done + killedAt.ai.failed + killedAt.scrape.failed).toBeLessThan(rows);
 
-    await waitCompleted(client, receipt.id);
+    await waitCompleted(client, receipt.id, 120_000);
     const tally = await api.store.tallyUpload(receipt.id);
     expect(tally).toMatchObject({ rows, messages: rows, failed: 0, lost: 0, duplicated: 0 });
 
@@ -203,7 +176,7 @@ describe('distributed pipeline on PostgreSQL + BullMQ', () => {
     const midway = await second.store.getUpload(receipt.id);
     expect(midway!.ai.done).toBeLessThan(rows);
     const client2 = await login(second.apiUrl);
-    await waitCompleted(client2, receipt.id);
+    await waitCompleted(client2, receipt.id, 120_000);
     const tally = await second.store.tallyUpload(receipt.id);
     expect(tally).toMatchObject({ rows, messages: rows, failed: 0, lost: 0, duplicated: 0 });
   });

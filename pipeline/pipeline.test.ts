@@ -5,11 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ApiClient } from './api/api-client.js';
 import { generateCsv } from './ingest/csv-generator.js';
 import { startPipeline } from './pipeline.js';
 import { type RunningSimulators, startSimulators } from './sim/simulator-process.js';
-import { FAST_AUTH, QUICK_LLM, QUICK_SCRAPER } from './test-support/quick-config.js';
+import { loggedInClient, simPipelineConfig, waitCompleted } from './test-support/pipeline-test-kit.js';
 
 describe('pipeline on the embedded defaults', () => {
   let sims: RunningSimulators;
@@ -21,39 +20,12 @@ describe('pipeline on the embedded defaults', () => {
   });
   afterAll(() => sims.close());
 
-  const simConfig = () => ({
-    scraper: {
-      ...QUICK_SCRAPER,
-      allowHosts: [`*.${sims.siteFarm.hostSuffix}`, 'redirector.test'],
-      resolve: {
-        [`*.${sims.siteFarm.hostSuffix}`]: '127.0.0.1',
-        'redirector.test': '127.0.0.1',
-        'internal.test': '127.0.0.1',
-      },
-    },
-    llm: { baseUrl: sims.llm.baseUrl, ...QUICK_LLM },
-    auth: FAST_AUTH,
-    logLevel: 'silent' as const,
-  });
-
-  async function login(apiUrl: string): Promise<ApiClient> {
-    const api = new ApiClient(apiUrl);
-    await api.register('e2e@example.com', 'password1').catch(() => {});
-    await api.login('e2e@example.com', 'password1');
-    onTestFinished(() => api.close());
-    return api;
-  }
-
-  async function waitCompleted(api: ApiClient, id: number, timeoutMs = 60_000) {
-    const start = Date.now();
-    for (;;) {
-      const upload = await api.getUpload(id);
-      if (upload.status === 'completed') return upload;
-      if (Date.now() - start > timeoutMs)
-        throw new Error(`upload ${id} not completed: ${JSON.stringify(upload)}`);
-      await sleep(50);
-    }
-  }
+  const simConfig = () =>
+    simPipelineConfig(sims, {
+      allowHosts: ['redirector.test'],
+      resolve: { 'redirector.test': '127.0.0.1', 'internal.test': '127.0.0.1' },
+    });
+  const login = (apiUrl: string) => loggedInClient(apiUrl);
 
   it('refuses SSRF targets and records each as a failed row with the reason', async () => {
     // A server of ours, allowlisted, that redirects to loopback and to the metadata address.
