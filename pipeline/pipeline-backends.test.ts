@@ -155,6 +155,22 @@ describe('distributed pipeline on PostgreSQL + BullMQ', () => {
     expect(code, survivor.output()).toBe(0);
   });
 
+  it('exposes pool, queue and stall figures on /metrics', async () => {
+    const { store, queue } = await backends('postgres', 'bullmq');
+    const pipeline = await startPipeline({ store, queue, http: { port: 0 }, ...simConfig() });
+    onTestFinished(() => pipeline.close());
+    const client = await login(pipeline.apiUrl);
+    const receipt = await client.upload(generateCsv(50, (i) => sims.siteUrl(i)));
+    await waitCompleted(client, receipt.id);
+    const text = await client.call<string>('GET', '/metrics');
+    expect(text).toMatch(/headroom_db_pool_connections\{state="total"\} [1-9]/);
+    expect(text).toMatch(/headroom_db_pool_acquires_total [1-9]/);
+    expect(text).toContain('headroom_db_pool_acquire_wait_seconds_total');
+    expect(text).toMatch(/headroom_queue_stalled_jobs_total\{queue="scraping"\} 0/);
+    expect(text).toMatch(/headroom_queue_wait_seconds_count\{queue="ai_processing"\} 50/);
+    expect(text).toMatch(/headroom_queue_jobs\{queue="scraping",state="active"\} 0/);
+  });
+
   it('completes an upload after the whole pipeline is stopped mid-way and started again', async () => {
     const { store, queue } = await backends('postgres', 'bullmq');
     const config = {

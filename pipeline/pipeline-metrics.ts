@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { QUEUE_NAMES, type QueueEngine } from './queue/queue-engine.js';
+import type { Store } from './store/store.js';
 
 /** Seconds buckets for HTTP requests: sub-millisecond health checks up to multi-second uploads. */
 const HTTP_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -24,7 +25,7 @@ export class PipelineMetrics {
   readonly rowsIngested: Counter<'result'>;
   private eluBase = performance.eventLoopUtilization();
 
-  constructor(queue: QueueEngine) {
+  constructor(queue: QueueEngine, store?: Store) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
@@ -100,6 +101,51 @@ export class PipelineMetrics {
         }
       },
     });
+    if (store?.poolStats) {
+      const poolStats = store.poolStats.bind(store);
+      new Gauge({
+        name: 'headroom_db_pool_connections',
+        help: 'Database pool connections by state (total, idle, waiting = callers waiting for one)',
+        labelNames: ['state'],
+        registers,
+        collect() {
+          const p = poolStats();
+          this.set({ state: 'total' }, p.total);
+          this.set({ state: 'idle' }, p.idle);
+          this.set({ state: 'waiting' }, p.waiting);
+        },
+      });
+      // Cumulative figures kept by the store, exposed as counters are: rate() gives the wait per second.
+      new Gauge({
+        name: 'headroom_db_pool_acquire_wait_seconds_total',
+        help: 'Time spent waiting for a pooled database connection since start',
+        registers,
+        collect() {
+          this.set((store.acquireWaitMs ?? 0) / 1000);
+        },
+      });
+      new Gauge({
+        name: 'headroom_db_pool_acquires_total',
+        help: 'Pooled database connections handed out since start',
+        registers,
+        collect() {
+          this.set(store.acquireCount ?? 0);
+        },
+      });
+    }
+    if (queue.stats) {
+      const stats = queue.stats.bind(queue);
+      new Gauge({
+        name: 'headroom_queue_stalled_jobs_total',
+        help: "Jobs this process found stalled (their worker died) and put back, per queue",
+        labelNames: ['queue'],
+        registers,
+        collect() {
+          const s = stats();
+          for (const name of QUEUE_NAMES) this.set({ queue: name }, s[name]?.stalled ?? 0);
+        },
+      });
+    }
     const metrics = this;
     new Gauge({
       name: 'headroom_event_loop_utilization_ratio',

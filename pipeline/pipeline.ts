@@ -45,7 +45,7 @@ async function openParts(config: PipelineConfig): Promise<PipelineParts> {
     await store.close();
     throw err;
   });
-  const metrics = new PipelineMetrics(queue);
+  const metrics = new PipelineMetrics(queue, store);
   const scraper = new Scraper(config.scraper);
   const chat = new ChatClient(config.llm);
   const scrapeCache = await openScrapeCache(config.scrapeCache);

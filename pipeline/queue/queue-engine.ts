@@ -71,4 +71,6 @@ export interface QueueEngine {
   depth(queue: QueueName): Promise<QueueDepth>;
   /** Stops taking jobs and waits for in-flight ones; safe to call twice. */
   close(): Promise<void>;
+  /** Jobs this process's workers found stalled (their worker died) or retried, per queue. */
+  stats?(): Record<QueueName, { stalled: number; retried: number }>;
 }

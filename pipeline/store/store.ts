@@ -207,4 +207,11 @@ export interface Store {
 
   stats(): Promise<DashboardStats>;
   close(): Promise<void>;
+
+  /** Connection-pool figures, for drivers that pool connections (PostgreSQL); read by /metrics. */
+  poolStats?(): { total: number; idle: number; waiting: number };
+  /** Milliseconds spent waiting for a pooled connection since the store opened. */
+  readonly acquireWaitMs?: number;
+  /** Pooled connections handed out since the store opened. */
+  readonly acquireCount?: number;
 }
