@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { ClientBase } from 'pg';
 import { StoreUnavailableError } from '../../errors.js';
 
 /** One step of the schema. Numbered from 1; a shipped migration is never edited, only followed. */
@@ -118,7 +118,7 @@ const MIGRATION_LOCK_CLASS = 0x68726d31;
  * lock, so a second process waits, then finds the work done. Returns the versions applied.
  */
 export async function migratePostgres(
-  client: PoolClient,
+  client: ClientBase,
   schema: string,
   migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
 ): Promise<number[]> {
