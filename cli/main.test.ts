@@ -59,7 +59,14 @@ describe('headroom CLI', () => {
     const io = capture();
     expect(await main(['demo', '--rows', '300', '--json', ...FAST_SIM], io)).toBe(0);
     const result = JSON.parse(io.out);
-    expect(result).toMatchObject({ rows: 300, messages: 300, failed: 0, lost: 0, store: 'sqlite', queue: 'in-process' });
+    expect(result).toMatchObject({
+      rows: 300,
+      messages: 300,
+      failed: 0,
+      lost: 0,
+      store: 'sqlite',
+      queue: 'in-process',
+    });
     expect(result.durationMs).toBeGreaterThan(0);
     expect(Object.keys(result.stages)).toEqual(['ingest', 'scrape', 'ai']);
   });
@@ -77,6 +84,13 @@ describe('headroom CLI', () => {
     const a = JSON.parse(embedded.out);
     const b = JSON.parse(distributed.out);
     expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
-    expect(b).toMatchObject({ rows: 200, messages: 200, failed: 0, lost: 0, store: 'postgres', queue: 'bullmq' });
+    expect(b).toMatchObject({
+      rows: 200,
+      messages: 200,
+      failed: 0,
+      lost: 0,
+      store: 'postgres',
+      queue: 'bullmq',
+    });
   });
 });

@@ -137,7 +137,7 @@ export class PipelineMetrics {
       const stats = queue.stats.bind(queue);
       new Gauge({
         name: 'headroom_queue_stalled_jobs_total',
-        help: "Jobs this process found stalled (their worker died) and put back, per queue",
+        help: 'Jobs this process found stalled (their worker died) and put back, per queue',
         labelNames: ['queue'],
         registers,
         collect() {

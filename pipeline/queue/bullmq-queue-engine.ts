@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, type JobsOptions, Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ConfigInvalidError, QueueClosedError, StoreUnavailableError } from '../../errors.js';
@@ -62,7 +63,10 @@ const UNLIMITED_ATTEMPTS = 2 ** 31 - 1;
 const RETRY_POLICY_BACKOFF = 'headroom-retry-policy';
 /** Retries of an unrecorded failure go on while the store is down; no wait grows beyond this. */
 const MAX_BACKOFF_MS = 300_000;
-/** One addBulk (a MULTI of one script per job) per this many jobs: Redis serves others in between. */
+/**
+ * One addBulk (a pipeline of one script per job) per this many jobs: a huge enqueueMany never
+ * holds every command and reply in memory at once.
+ */
 const ENQUEUE_CHUNK = 1_000;
 /** Failed jobs kept for inspection; completed jobs are deleted at once, so Redis holds the backlog only. */
 const KEEP_FAILED = 1_000;
@@ -79,7 +83,15 @@ interface Settings {
   prefix: string;
   stalledIntervalMs: number;
   lockDurationMs: number;
+  connectTimeoutMs: number;
   onError: (err: Error) => void;
+}
+
+/** The state the connections' reconnect policy reads, and every connection made. */
+interface Link {
+  connected: boolean;
+  closing: boolean;
+  clients: Set<Redis>;
 }
 
 interface QueueWorker {
@@ -103,9 +115,15 @@ export class BullMqQueueEngine implements QueueEngine {
   /** Aborted on close: handed to every job as `JobContext.signal`. */
   private readonly stopping = new AbortController();
   private closing?: Promise<void>;
+  /**
+   * Set once the workers have stopped. Enqueues go on while running jobs drain, so a job that
+   * hands work to the next queue on its way out still completes instead of being done again.
+   */
+  private closed = false;
 
   private constructor(
     private readonly redis: Redis,
+    private readonly link: Link,
     private readonly settings: Settings,
   ) {
     redis.on('error', settings.onError);
@@ -121,16 +139,22 @@ export class BullMqQueueEngine implements QueueEngine {
     const { redisUrl, fromUrl } = splitUrl(url);
     opts = { ...fromUrl, ...opts };
     const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    let connected = false;
+    const link: Link = { connected: false, closing: false, clients: new Set() };
     let lastError: Error | undefined;
-    const redis = new Redis(redisUrl, {
-      lazyConnect: true,
-      connectTimeout: timeoutMs,
-      // BullMQ requires it: a command waits for the reconnect rather than failing the job it serves.
-      maxRetriesPerRequest: null,
-      // No retry before the first connection, so a wrong URL fails now; reconnect for ever after it.
-      retryStrategy: (times) => (connected ? Math.min(times * 200, RECONNECT_MAX_DELAY_MS) : null),
-    });
+    // Every connection (the workers' and BullMQ's blocking ones are duplicates) shares this policy.
+    const redis = tracked(
+      link.clients,
+      new Redis(redisUrl, {
+        lazyConnect: true,
+        connectTimeout: timeoutMs,
+        // BullMQ requires it: a command waits for the reconnect rather than failing the job it serves.
+        maxRetriesPerRequest: null,
+        // No retry before the first connection, so a wrong URL fails now; none once closing, so
+        // commands waiting for a Redis that went away fail and close() ends; for ever in between.
+        retryStrategy: (times) =>
+          link.connected && !link.closing ? Math.min(times * 200, RECONNECT_MAX_DELAY_MS) : null,
+      }),
+    );
     const remember = (err: Error): void => {
       lastError = err;
     };
@@ -154,11 +178,12 @@ export class BullMqQueueEngine implements QueueEngine {
       clearTimeout(timer);
       redis.off('error', remember);
     }
-    connected = true;
-    return new BullMqQueueEngine(redis, {
+    link.connected = true;
+    return new BullMqQueueEngine(redis, link, {
       prefix: opts.prefix ?? DEFAULT_PREFIX,
       stalledIntervalMs: opts.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
       lockDurationMs: opts.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
+      connectTimeoutMs: timeoutMs,
       onError: opts.onError ?? throttledWarning(),
     });
   }
@@ -202,6 +227,9 @@ export class BullMqQueueEngine implements QueueEngine {
       removeOnComplete: { count: 0 },
       removeOnFail: { count: KEEP_FAILED },
       metrics: { maxDataPoints: METRICS_MINUTES },
+      // BullMQ waits this long, unabortably, before retrying a job move that failed because its
+      // connection ended; its 15 s default would hold close() that long after Redis went away.
+      runRetryDelay: RECONNECT_MAX_DELAY_MS,
       // The retry policy lives with the worker, so it holds whichever process enqueued the job.
       settings: { backoffStrategy: (attemptsMade: number) => backoffMs(opts.retry, attemptsMade) },
     });
@@ -236,7 +264,10 @@ export class BullMqQueueEngine implements QueueEngine {
     return out;
   }
 
-  /** Stops taking jobs, aborts `signal`, waits for running jobs, then disconnects; safe to call twice. */
+  /**
+   * Stops taking jobs, aborts `signal`, waits for running jobs (which may still enqueue), then
+   * refuses enqueues and disconnects; safe to call twice.
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -244,12 +275,27 @@ export class BullMqQueueEngine implements QueueEngine {
 
   private async shutdown(): Promise<void> {
     const workers = [...this.workers.values()];
+    this.link.closing = true;
+    await this.untilNoneReconnecting();
     // Closing first stops the fetching; a job fetched after the abort would only be put back.
     const stopped = workers.map(({ worker }) => worker.close());
     this.stopping.abort();
     await Promise.allSettled(stopped);
+    this.closed = true;
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     await Promise.allSettled([...workers.map(({ connection }) => quit(connection)), quit(this.redis)]);
+  }
+
+  /**
+   * A connection caught waiting to reconnect never ends when told to disconnect (ioredis drops the
+   * retry timer and no 'end' follows), and BullMQ's close waits for that 'end' for ever. Now that
+   * `closing` is set, the retry policy lets each such connection end, or reconnect, at its next try.
+   */
+  private async untilNoneReconnecting(): Promise<void> {
+    const deadlineMs = Date.now() + RECONNECT_MAX_DELAY_MS + this.settings.connectTimeoutMs + 500;
+    const unsettled = (c: Redis): boolean =>
+      c.status !== 'ready' && c.status !== 'wait' && c.status !== 'end';
+    while ([...this.link.clients].some(unsettled) && Date.now() < deadlineMs) await sleep(50);
   }
 
   /**
@@ -295,7 +341,7 @@ export class BullMqQueueEngine implements QueueEngine {
   }
 
   private queue(name: QueueName): Queue {
-    if (this.closing) throw new QueueClosedError(`cannot use ${name}: the queue engine is closed`);
+    if (this.closed) throw new QueueClosedError(`cannot use ${name}: the queue engine is closed`);
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue(name, {
@@ -332,6 +378,14 @@ function backoffMs(policy: RetryPolicy, failedAttempt: number): number {
 async function putBack(job: Job, token: string | undefined): Promise<never> {
   await job.moveToWait(token);
   throw new WaitingError();
+}
+
+/** Adds `client`, and every client later duplicated from it, to `clients`. */
+function tracked(clients: Set<Redis>, client: Redis): Redis {
+  clients.add(client);
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (override) => tracked(clients, duplicate(override));
+  return client;
 }
 
 async function quit(redis: Redis): Promise<void> {
@@ -373,8 +427,7 @@ function splitUrl(url: string): { redisUrl: string; fromUrl: BullMqQueueEngineOp
   const problems: string[] = [];
   const prefix = u.searchParams.get('prefix');
   if (prefix !== null) {
-    if (prefix === '' || prefix.includes(':'))
-      problems.push(`prefix: must be non-empty, without ":" (got "${prefix}")`);
+    if (prefix === '') problems.push('prefix: must not be empty');
     fromUrl.prefix = prefix;
   }
   for (const key of ['stalledIntervalMs', 'lockDurationMs', 'connectTimeoutMs'] as const) {

@@ -112,7 +112,8 @@ export function queueEngineContract(open: () => Promise<QueueEngine>): void {
         {
           concurrency: 2,
           retry: { attempts: 2, baseDelayMs: 1 },
-          onExhausted: async (p, err) => void exhausted.push({ id: p.taskId, message: (err as Error).message }),
+          onExhausted: async (p, err) =>
+            void exhausted.push({ id: p.taskId, message: (err as Error).message }),
         },
       );
       await engine.enqueue('tasks', task(9));
@@ -172,8 +173,20 @@ export function queueEngineContract(open: () => Promise<QueueEngine>): void {
         { websiteId: 2, uploadId: 1, url: 'https://b.example', company: null, name: null, notes: null },
       ]);
       await engine.enqueue('tasks', task(1));
-      expect(await engine.depth('scraping')).toEqual({ waiting: 2, active: 0, delayed: 0, failed: 0, completed: 0 });
-      expect(await engine.depth('tasks')).toEqual({ waiting: 1, active: 0, delayed: 0, failed: 0, completed: 0 });
+      expect(await engine.depth('scraping')).toEqual({
+        waiting: 2,
+        active: 0,
+        delayed: 0,
+        failed: 0,
+        completed: 0,
+      });
+      expect(await engine.depth('tasks')).toEqual({
+        waiting: 1,
+        active: 0,
+        delayed: 0,
+        failed: 0,
+        completed: 0,
+      });
       expect(await engine.depth('ai_processing')).toEqual({
         waiting: 0,
         active: 0,
@@ -248,10 +261,16 @@ export function queueEngineContract(open: () => Promise<QueueEngine>): void {
         },
         { concurrency: 100, retry: noRetry, onExhausted: ignoreExhausted },
       );
-      await waitUntil(() => done >= n, `${n} jobs ran`, 120_000);
+      await waitUntil(() => done >= n, `${n} jobs ran`, 100_000);
       expect(runs.every((r) => r === 1)).toBe(true);
       await waitUntil(async () => (await engine.depth('tasks')).completed >= n, 'all counted as completed');
-      expect(await engine.depth('tasks')).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0, completed: n });
+      expect(await engine.depth('tasks')).toEqual({
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        failed: 0,
+        completed: n,
+      });
       await engine.close();
     });
   });
