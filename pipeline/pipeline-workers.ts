@@ -8,7 +8,7 @@ import type { JobContext, JobHandler, QueueEngine, QueueName, WorkOptions } from
 import type { ScrapeCache } from './scraper/scrape-cache.js';
 import type { ScrapeResult } from './scraper/scrape-result.js';
 import type { Scraper } from './scraper/scraper.js';
-import type { Store } from './store/store.js';
+import type { FailureStage, Store, WebsiteJob } from './store/store.js';
 import type { WriteBatcher } from './write-batcher.js';
 
 export interface WorkerDeps {
@@ -59,12 +59,7 @@ export function startWorkers(deps: WorkerDeps, queues: readonly QueueName[] = al
     'scraping',
     (job) => scrapeRow(deps, job),
     async (job, err) => {
-      await deps.batcher.saveFailure({
-        websiteId: job.websiteId,
-        uploadId: job.uploadId,
-        stage: 'scrape',
-        reason: describe(err),
-      });
+      await failRow(deps, job, 'scrape', describe(err));
     },
   );
   on(
@@ -72,12 +67,7 @@ export function startWorkers(deps: WorkerDeps, queues: readonly QueueName[] = al
     (job) => writeMessage(deps, job),
     async (job, err) => {
       deps.metrics.aiOutcomes.inc({ outcome: 'failed' });
-      await deps.batcher.saveFailure({
-        websiteId: job.websiteId,
-        uploadId: job.uploadId,
-        stage: 'ai',
-        reason: describe(err),
-      });
+      await failRow(deps, job, 'ai', describe(err));
     },
   );
   on(
@@ -144,12 +134,7 @@ async function scrapeRow(deps: WorkerDeps, job: Parameters<JobHandler<'scraping'
     const outcome = await deps.scraper.scrape(job.url);
     if (!outcome.ok) {
       deps.metrics.scrapeOutcomes.inc({ outcome: outcome.kind });
-      await deps.batcher.saveFailure({
-        websiteId: job.websiteId,
-        uploadId: job.uploadId,
-        stage: 'scrape',
-        reason: outcome.reason,
-      });
+      await failRow(deps, job, 'scrape', outcome.reason);
       return;
     }
     deps.metrics.scrapeOutcomes.inc({ outcome: 'ok' });
@@ -187,12 +172,7 @@ async function writeMessage(
     // The client already retried what is worth retrying; a final LLM failure is the row's answer.
     if (!(err instanceof LlmFailedError)) throw err;
     deps.metrics.aiOutcomes.inc({ outcome: 'failed' });
-    await deps.batcher.saveFailure({
-      websiteId: job.websiteId,
-      uploadId: job.uploadId,
-      stage: 'ai',
-      reason: err.message,
-    });
+    await failRow(deps, job, 'ai', err.message);
     return;
   }
   deps.metrics.aiOutcomes.inc({ outcome: 'ok' });
@@ -229,6 +209,11 @@ async function runTask(
   if (t.type === 'fail') throw new Error('task type "fail" always fails');
   await sleep(t.workMs);
   await deps.store.completeTask(t.taskId, { workMs: Date.now() - startMs });
+}
+
+/** Records the row's one failure: the stage and a reason a person can act on. */
+function failRow(deps: WorkerDeps, job: WebsiteJob, stage: FailureStage, reason: string): Promise<void> {
+  return deps.batcher.saveFailure({ websiteId: job.websiteId, uploadId: job.uploadId, stage, reason });
 }
 
 function describe(err: unknown): string {
