@@ -39,6 +39,8 @@ export interface PipelineConfig {
     maxConnections: number;
   };
   writeBatch: { maxRecords: number; maxDelayMs: number };
+  inject: { leakBytesPerRequest: number; latencyMs: number; routes: string[]; slowdown: number };
+  admin: { enabled: boolean };
 }
 
 /** A partial configuration: any field may be left out and takes its default. */

@@ -7,8 +7,10 @@ import type { PipelineConfig } from '../pipeline-config.js';
 import type { PipelineMetrics } from '../pipeline-metrics.js';
 import type { QueueEngine } from '../queue/queue-engine.js';
 import type { Store } from '../store/store.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerFaultInjection } from './fault-injection.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
 
@@ -82,6 +84,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     );
   });
 
+  registerFaultInjection(app, config.inject);
+
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody(ErrorCode.NotFound, `no route ${request.method} ${request.url}`));
   });
@@ -125,6 +129,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       registerDashboardRoutes(api, deps);
       registerTaskRoutes(api, deps);
       registerUploadRoutes(api, deps);
+      if (config.admin.enabled) registerAdminRoutes(api);
     },
     { prefix: '/api/v1' },
   );
