@@ -20,6 +20,8 @@ export const ErrorCode = {
   NotFound: 'HRM_NOT_FOUND',
   RateLimited: 'HRM_RATE_LIMITED',
   Internal: 'HRM_INTERNAL',
+  ScenarioInvalid: 'HRM_SCENARIO_INVALID',
+  ScenarioNotFound: 'HRM_SCENARIO_NOT_FOUND',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -114,4 +116,26 @@ export class LlmFailedError extends HeadroomError {
 export class QueueClosedError extends HeadroomError {
   readonly code = ErrorCode.QueueClosed;
   override readonly exitCode = ExitCode.Internal;
+}
+
+/** A scenario file failed validation; one line per problem, each naming the field. */
+export class ScenarioInvalidError extends HeadroomError {
+  readonly code = ErrorCode.ScenarioInvalid;
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file} is not a valid scenario:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** No scenario of that name in the library, and no such file. */
+export class ScenarioNotFoundError extends HeadroomError {
+  readonly code = ErrorCode.ScenarioNotFound;
+  constructor(
+    readonly scenario: string,
+    readonly available: string[],
+  ) {
+    super(`no scenario "${scenario}": give a file path, or one of ${available.join(', ')}`);
+  }
 }
