@@ -6,7 +6,7 @@ import { startPipeline, startPipelineWorker } from '../../pipeline/pipeline.js';
 import type { PipelineConfigInput } from '../../pipeline/pipeline-config.js';
 import { QUEUE_NAMES, type QueueName } from '../../pipeline/queue/queue-engine.js';
 import type { CliIo } from '../cli-io.js';
-import { numberFlag } from '../flag-value.js';
+import { defined, numberFlag } from '../flag-value.js';
 import { waitForSignal } from '../wait-for-signal.js';
 
 export const pipelineHelp = `headroom pipeline start [options]
@@ -27,6 +27,12 @@ Both run until SIGINT/SIGTERM, then stop taking jobs and let running ones finish
   --llm-model NAME
   --allow-host PATTERN    let the scraper reach a private address for this host (repeatable)
   --resolve PATTERN=IP    resolve a host pattern to an address, like curl --resolve (repeatable)
+  --admin                 GET /api/v1/admin/heap for loopback clients: heap after a full GC
+Regressions on purpose (to prove a leak test or a gate catches them):
+  --inject-leak BYTES     retain BYTES on the heap per request
+  --inject-latency-ms N   wait N ms before handling requests of --inject-routes (default: all routes)
+  --inject-routes LIST    e.g. /api/v1/health,/api/v1/dashboard/stats
+  --slowdown F            multiply the CPU time of request handling by F
 `;
 
 export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCode> {
@@ -49,6 +55,11 @@ export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCo
       'allow-host': { type: 'string', multiple: true },
       resolve: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      admin: { type: 'boolean', default: false },
+      'inject-leak': { type: 'string' },
+      'inject-latency-ms': { type: 'string' },
+      'inject-routes': { type: 'string' },
+      slowdown: { type: 'string' },
     },
   });
   const config = await configFromFlags(values);
@@ -107,6 +118,11 @@ type PipelineFlags = {
   'allow-host'?: string[];
   resolve?: string[];
   'log-level'?: string;
+  admin?: boolean;
+  'inject-leak'?: string;
+  'inject-latency-ms'?: string;
+  'inject-routes'?: string;
+  slowdown?: string;
 };
 
 async function configFromFlags(values: PipelineFlags): Promise<PipelineConfigInput> {
@@ -135,6 +151,16 @@ async function configFromFlags(values: PipelineFlags): Promise<PipelineConfigInp
     ...config.scraper,
     allowHosts: [...(config.scraper?.allowHosts ?? []), ...(values['allow-host'] ?? [])],
     resolve,
+  };
+  if (values.admin) config.admin = { ...config.admin, enabled: true };
+  config.inject = {
+    ...config.inject,
+    ...defined({
+      leakBytesPerRequest: numberFlag('inject-leak', values['inject-leak'], { min: 0, integer: true }),
+      latencyMs: numberFlag('inject-latency-ms', values['inject-latency-ms'], { min: 0 }),
+      routes: values['inject-routes']?.split(',').map((r) => r.trim()),
+      slowdown: numberFlag('slowdown', values.slowdown, { min: 1 }),
+    }),
   };
   return config;
 }

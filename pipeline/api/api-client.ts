@@ -33,6 +33,11 @@ export class ApiClient {
 
   constructor(readonly apiUrl: string) {}
 
+  /** Uses a token obtained elsewhere (e.g. by a scenario's setup) for the calls that need one. */
+  useToken(token: string): void {
+    this.token = token;
+  }
+
   async register(email: string, password: string): Promise<{ id: number; email: string }> {
     return this.call('POST', '/auth/register', { email, password });
   }
