@@ -22,6 +22,7 @@ export const ErrorCode = {
   Internal: 'HRM_INTERNAL',
   ScenarioInvalid: 'HRM_SCENARIO_INVALID',
   ScenarioNotFound: 'HRM_SCENARIO_NOT_FOUND',
+  ResultInvalid: 'HRM_RESULT_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -137,5 +138,22 @@ export class ScenarioNotFoundError extends HeadroomError {
     readonly available: string[],
   ) {
     super(`no scenario "${scenario}": give a file path, or one of ${available.join(', ')}`);
+  }
+}
+
+/** A result file cannot be read: not JSON, not a headroom result, a newer version, or invalid content. */
+export class ResultInvalidError extends HeadroomError {
+  readonly code = ErrorCode.ResultInvalid;
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      problems.length === 1
+        ? `${file} is not a usable run result: ${problems[0]}`
+        : `${file} is not a valid run result:\n  ${problems.join('\n  ')}`,
+      options,
+    );
   }
 }

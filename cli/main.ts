@@ -3,12 +3,14 @@ import { ExitCode } from '../exit-code.js';
 import type { CliIo } from './cli-io.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
 import { pipelineCommand, pipelineHelp } from './commands/pipeline.js';
+import { runCommand, runHelp } from './commands/run.js';
 import { simCommand, simHelp } from './commands/sim.js';
 
 const usage = `headroom — performance testing and capacity planning for scraping + AI pipelines
 
 Usage: headroom <command> [options]     (headroom <command> --help for its options)
   demo --rows N          run the embedded pipeline end to end on N generated rows
+  run <scenario>         run a load scenario (auth, api-stress, worker, database, memory-leak)
   pipeline start         run the reference pipeline's API and workers
   sim sites | sim llm    run a simulator (site farm, OpenAI-compatible LLM)
 
@@ -18,6 +20,7 @@ Exit codes: 0 pass, 1 threshold or gate failure, 2 usage or input error, 3 inter
 const commands: Record<string, { run: (argv: string[], io: CliIo) => Promise<ExitCode>; help: string }> = {
   demo: { run: demoCommand, help: demoHelp },
   pipeline: { run: pipelineCommand, help: pipelineHelp },
+  run: { run: runCommand, help: runHelp },
   sim: { run: simCommand, help: simHelp },
 };
 

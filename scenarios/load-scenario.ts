@@ -111,9 +111,11 @@ export function parseScenario(data: unknown, file: string, profile: Profile): Sc
   const thresholds: Record<string, Threshold[]> = {};
   const addThresholds = (source: Record<string, string[]> | undefined, at: string) => {
     for (const [metric, list] of Object.entries(source ?? {})) {
+      const parsed: Threshold[] = [];
+      thresholds[metric] = parsed;
       list.forEach((text, i) => {
         try {
-          (thresholds[metric] ??= []).push(parseThreshold(text));
+          parsed.push(parseThreshold(text));
         } catch (err) {
           problems.push(`${at}/${metric}/${i}: ${(err as Error).message}`);
         }

@@ -1,0 +1,90 @@
+import { request } from 'undici';
+import { fitLinearTrend, type LinearTrend } from '../analyzer/linear-trend.js';
+
+export interface HeapSample {
+  tSec: number;
+  heapUsedBytes: number;
+  rssBytes: number;
+}
+
+/** The fitted heap trend after warm-up, in MB per hour, and the leak verdict. */
+export interface HeapTrend {
+  samples: HeapSample[];
+  warmupS: number;
+  /** Samples used in the fit (those after warm-up). */
+  fitted: number;
+  slopeMbPerHour: number;
+  slopeLowMbPerHour: number;
+  slopeHighMbPerHour: number;
+  rSquared: number;
+  interceptMb: number;
+  maxSlopeMbPerHour: number;
+  /** True when the whole 95 % interval of the slope is above the allowed slope. */
+  leak: boolean;
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * Reads the target's heap after a full GC (GET /admin/heap, `--admin`) every `everyMs`: the
+ * figure that moves only when memory is retained, where heap-before-GC mostly tracks when the
+ * collector last ran.
+ */
+export function startHeapSampler(apiUrl: string, everyMs: number): { stop(): Promise<HeapSample[]> } {
+  const samples: HeapSample[] = [];
+  const startMs = performance.now();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const next = performance.now() + everyMs;
+      try {
+        const res = await request(`${apiUrl}/admin/heap`, { headersTimeout: 30_000, bodyTimeout: 30_000 });
+        const body = (await res.body.json()) as { heapUsedBytes?: number; rssBytes?: number };
+        if (res.statusCode === 200 && typeof body.heapUsedBytes === 'number') {
+          samples.push({
+            tSec: (performance.now() - startMs) / 1000,
+            heapUsedBytes: body.heapUsedBytes,
+            rssBytes: body.rssBytes ?? 0,
+          });
+        }
+      } catch {
+        // A missed sample only widens the interval.
+      }
+      const waitMs = next - performance.now();
+      if (running && waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** Fits the heap after warm-up; a leak when the slope's whole interval is above `maxSlopeMbPerHour`. */
+export function heapTrend(samples: HeapSample[], warmupS: number, maxSlopeMbPerHour: number): HeapTrend {
+  const after = samples.filter((s) => s.tSec >= warmupS);
+  if (after.length < 3) {
+    throw new Error(
+      `only ${after.length} heap samples after the ${warmupS} s warm-up: run longer or sample more often (leak.sampleEveryS)`,
+    );
+  }
+  const fit: LinearTrend = fitLinearTrend(
+    after.map((s) => s.tSec / 3600),
+    after.map((s) => s.heapUsedBytes / MB),
+  );
+  return {
+    samples,
+    warmupS,
+    fitted: after.length,
+    slopeMbPerHour: fit.slope,
+    slopeLowMbPerHour: fit.slopeLow,
+    slopeHighMbPerHour: fit.slopeHigh,
+    rSquared: fit.rSquared,
+    interceptMb: fit.intercept,
+    maxSlopeMbPerHour,
+    leak: fit.slopeLow > maxSlopeMbPerHour,
+  };
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { ResultInvalidError } from '../errors.js';
+import type { HeapTrend } from './heap-sampler.js';
+import type { HostDescription } from './host-description.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import schema from './run-result.schema.v1.json' with { type: 'json' };
+
+export const RUN_RESULT_KIND = 'headroom.run-result';
+export const RUN_RESULT_VERSION = 1;
+
+/** The program that produced the requests of a run. */
+export type RunEngine = 'open-model' | 'closed-model' | 'autocannon' | 'k6' | 'artillery' | 'locust' | 'wrk';
+
+/** One step of the flow: its requests, failures by class and latency histograms (µs, encoded). */
+export interface RunStep {
+  name: string;
+  /** Requests sent. */
+  requests: number;
+  /** Failures by class (`http_5xx`, `timeout`, …); see ErrorClass. */
+  errors: Record<string, number>;
+  /** Latency from the intended send time (coordinated omission corrected); HDR, compressed base64. */
+  latencyHistogram: string;
+  /** Service time from the actual send time; HDR, compressed base64. */
+  serviceHistogram: string;
+}
+
+/** One second of a run (requests and errors counted when they finished). */
+export interface TimeSeriesPoint {
+  tSec: number;
+  requests: number;
+  errors: number;
+  /** p95 latency of the responses that finished in this second, or null when none did. */
+  p95Ms: number | null;
+  /** Iterations in flight at the end of the second. */
+  inFlight: number;
+}
+
+/** How closely an open-model run kept to its arrival schedule. */
+export interface ScheduleAccuracy {
+  /** Arrivals whose intended time came before the run stopped. */
+  intended: number;
+  /** Arrivals that started an iteration. */
+  sent: number;
+  /** Arrivals not started because `maxInFlight` iterations were already running. */
+  dropped: number;
+  /** Mean and largest delay of a request's actual send after its intended send. */
+  meanLagMs: number;
+  maxLagMs: number;
+  requestedRps: number;
+  achievedRps: number;
+  /** |achievedRps − requestedRps| / requestedRps. */
+  scheduleError: number;
+}
+
+/**
+ * A scenario-specific figure (queue wait, pool efficiency, …): a histogram (µs, encoded like the
+ * steps'), a count and rate, or a single value.
+ */
+export interface RunMetric {
+  histogram?: string;
+  count?: number;
+  rate?: number;
+  value?: number;
+  /** Bounds of a fitted value (e.g. the 95 % interval of a slope), read by `min<…`/`max<…` thresholds. */
+  min?: number;
+  max?: number;
+}
+
+/** The versioned result of one run, as written to disk. */
+export interface RunResult {
+  kind: typeof RUN_RESULT_KIND;
+  version: typeof RUN_RESULT_VERSION;
+  /** ISO 8601, UTC. */
+  createdAt: string;
+  host: HostDescription;
+  scenario: { name: string; profile: 'quick' | 'full'; configHash: string };
+  target: string;
+  engine: RunEngine;
+  durationMs: number;
+  steps: RunStep[];
+  timeSeries: TimeSeriesPoint[];
+  /** Present for open-model runs. */
+  schedule?: ScheduleAccuracy;
+  /** Samples of the target's /metrics; empty until a sampler fills it. */
+  serverSamples: Record<string, unknown>[];
+  /** Figures a scenario measures beyond its steps, by name. */
+  metrics?: Record<string, RunMetric>;
+  /** Heap after GC over time and its fitted trend (memory-leak scenario). */
+  heapTrend?: HeapTrend;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+const validate = ajv.compile<RunResult>(schema);
+
+/**
+ * Reads a result file's text. A file of another kind, a newer version or invalid content throws
+ * a ResultInvalidError naming `file`; older versions would be migrated here, never guessed at.
+ */
+export function readRunResult(text: string, file: string): RunResult {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ResultInvalidError(file, [`it is not JSON (${(err as Error).message})`], { cause: err });
+  }
+  const head = (data ?? {}) as { kind?: unknown; version?: unknown };
+  if (typeof data !== 'object' || Array.isArray(data) || head.kind !== RUN_RESULT_KIND) {
+    throw new ResultInvalidError(file, [
+      `it is not a headroom run result (kind is ${JSON.stringify(head.kind)}, expected "${RUN_RESULT_KIND}")`,
+    ]);
+  }
+  if (typeof head.version !== 'number' || !Number.isInteger(head.version) || head.version < 1) {
+    throw new ResultInvalidError(file, [
+      `its version ${JSON.stringify(head.version)} is not a version number`,
+    ]);
+  }
+  if (head.version > RUN_RESULT_VERSION) {
+    throw new ResultInvalidError(file, [
+      `it is version ${head.version}, newer than this headroom reads (${RUN_RESULT_VERSION}); upgrade headroom`,
+    ]);
+  }
+  return checkRunResult(data, file);
+}
+
+/** Validates a result (e.g. before writing it); throws a ResultInvalidError naming `file`. */
+export function checkRunResult(data: unknown, file: string): RunResult {
+  if (!validate(data)) throw new ResultInvalidError(file, validate.errors!.map(explain));
+  const problems: string[] = [];
+  const checkHistogram = (text: string, at: string) => {
+    try {
+      LatencyHistogram.decode(text);
+    } catch (err) {
+      problems.push(`${at}: not an encoded histogram (${(err as Error).message})`);
+    }
+  };
+  data.steps.forEach((step, i) => {
+    checkHistogram(step.latencyHistogram, `/steps/${i}/latencyHistogram`);
+    checkHistogram(step.serviceHistogram, `/steps/${i}/serviceHistogram`);
+  });
+  for (const [name, metric] of Object.entries(data.metrics ?? {})) {
+    if (metric.histogram !== undefined) checkHistogram(metric.histogram, `/metrics/${name}/histogram`);
+  }
+  if (problems.length > 0) throw new ResultInvalidError(file, problems);
+  return data;
+}
+
+/** Writes a result atomically (temporary file in the same folder, then rename), after validating it. */
+export async function writeRunResult(file: string, result: RunResult): Promise<void> {
+  checkRunResult(result, file);
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temporary, `${JSON.stringify(result, null, 2)}\n`);
+    await rename(temporary, file);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw err;
+  }
+}
+
+function explain(e: ErrorObject): string {
+  const at = e.instancePath || '(top level)';
+  if (e.keyword === 'enum')
+    return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+  if (e.keyword === 'additionalProperties')
+    return `${at}: unknown field "${String(e.params.additionalProperty)}"`;
+  if (e.keyword === 'required') return `${at}: missing field "${String(e.params.missingProperty)}"`;
+  return `${at}: ${e.message} (got ${JSON.stringify(e.data)})`;
+}
