@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { openStore } from '../pipeline/store/open-store.js';
 import type { NewWebsite, Store } from '../pipeline/store/store.js';
 import { ArrivalSchedule } from './arrival-schedule.js';
-import { configHash } from './config-hash.js';
 import { classifyError } from './error-class.js';
-import { describeHost } from './host-description.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { Scenario } from './load-scenario.js';
 import { type RunProgress, RunRecorder } from './run-recorder.js';
-import { RUN_RESULT_KIND, RUN_RESULT_VERSION, type RunResult } from './run-result.js';
+import { type RunResult, resultHeader } from './run-result.js';
 
 const READS = ['get_upload', 'list_messages', 'get_task', 'find_user'] as const;
 const WRITES = ['create_task', 'complete_task'] as const;
@@ -98,15 +96,7 @@ export async function runDatabaseScenario(
     const errors = steps.reduce((n, s) => n + Object.values(s.errors).reduce((a, b) => a + b, 0), 0);
     const durationMs = endMs - startMs;
     return {
-      kind: RUN_RESULT_KIND,
-      version: RUN_RESULT_VERSION,
-      createdAt: new Date().toISOString(),
-      host: describeHost(),
-      scenario: {
-        name: scenario.name,
-        profile: scenario.profile,
-        configHash: configHash({ load: scenario.load, db: scenario.database }),
-      },
+      ...resultHeader(scenario, { load: scenario.load, db: scenario.database }),
       target: `${store.kind} store`,
       engine: 'open-model',
       durationMs,

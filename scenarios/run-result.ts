@@ -3,8 +3,9 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ResultInvalidError } from '../errors.js';
+import { configHash } from './config-hash.js';
 import type { HeapTrend } from './heap-sampler.js';
-import type { HostDescription } from './host-description.js';
+import { describeHost, type HostDescription } from './host-description.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import schema from './run-result.schema.v1.json' with { type: 'json' };
 
@@ -90,6 +91,23 @@ export interface RunResult {
   metrics?: Record<string, RunMetric>;
   /** Heap after GC over time and its fitted trend (memory-leak scenario). */
   heapTrend?: HeapTrend;
+}
+
+/**
+ * The fields every result starts with: kind, version, time, host, and the scenario with the hash
+ * of the settings that shaped the load (`config`), so runs of different settings never compare.
+ */
+export function resultHeader(
+  scenario: { name: string; profile: 'quick' | 'full' },
+  config: unknown,
+): Pick<RunResult, 'kind' | 'version' | 'createdAt' | 'host' | 'scenario'> {
+  return {
+    kind: RUN_RESULT_KIND,
+    version: RUN_RESULT_VERSION,
+    createdAt: new Date().toISOString(),
+    host: describeHost(),
+    scenario: { name: scenario.name, profile: scenario.profile, configHash: configHash(config) },
+  };
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });

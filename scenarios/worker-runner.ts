@@ -1,13 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, ApiResponseError } from '../pipeline/api/api-client.js';
 import type { Task } from '../pipeline/store/store.js';
-import { configHash } from './config-hash.js';
 import { classifyError } from './error-class.js';
-import { describeHost } from './host-description.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { Scenario } from './load-scenario.js';
 import { type RunProgress, RunRecorder } from './run-recorder.js';
-import { RUN_RESULT_KIND, RUN_RESULT_VERSION, type RunResult } from './run-result.js';
+import { type RunResult, resultHeader } from './run-result.js';
 import type { SetupUser } from './scenario-setup.js';
 
 /** How long finished submissions may take to be processed before unfinished tasks count as failed. */
@@ -96,15 +94,7 @@ export async function runWorkerScenario(
   }
   for (const c of clients) await c.close();
   return {
-    kind: RUN_RESULT_KIND,
-    version: RUN_RESULT_VERSION,
-    createdAt: new Date().toISOString(),
-    host: describeHost(),
-    scenario: {
-      name: scenario.name,
-      profile: scenario.profile,
-      configHash: configHash({ load: scenario.load, task: scenario.task }),
-    },
+    ...resultHeader(scenario, { load: scenario.load, task: scenario.task }),
     target: ctx.apiUrl,
     engine: 'closed-model',
     durationMs: loadEndMs - startMs,
