@@ -1,3 +1,5 @@
+import { SeededRandom } from '../pipeline/sim/seeded-random.js';
+
 /**
  * Compares two sets of trials of one metric: a bootstrap confidence interval of the ratio of
  * medians (candidate ÷ baseline), and a verdict that calls a regression only when the whole
@@ -44,18 +46,6 @@ function median(sorted: Float64Array | number[]): number {
   return n % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** mulberry32: small, fast, seedable; plenty for resampling indexes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function resampledMedian(values: readonly number[], scratch: Float64Array, random: () => number): number {
   const n = values.length;
   for (let i = 0; i < n; i++) scratch[i] = values[Math.floor(random() * n)]!;
@@ -79,7 +69,8 @@ export function compareTrials(
   const baselineMedian = median([...baseline].sort((a, b) => a - b));
   const candidateMedian = median([...candidate].sort((a, b) => a - b));
   if (baselineMedian <= 0) throw new Error('the baseline median must be above 0 to form a ratio');
-  const random = rng(opts.seed);
+  const seeded = new SeededRandom(opts.seed);
+  const random = () => seeded.next();
   const a = new Float64Array(baseline.length);
   const b = new Float64Array(candidate.length);
   const ratios = new Float64Array(opts.resamples);

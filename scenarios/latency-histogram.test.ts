@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { SeededRandom } from '../pipeline/sim/seeded-random.js';
 import { HIGHEST_TRACKABLE_US, LatencyHistogram } from './latency-histogram.js';
 
-/** mulberry32: a small seeded generator, so a failing case can be replayed. */
+/** A seeded generator, so a failing case can be replayed. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 /** The value at a percentile by HdrHistogram's definition: the smallest value with at least p% at or below it. */
