@@ -23,6 +23,16 @@ export const ErrorCode = {
   ScenarioInvalid: 'HRM_SCENARIO_INVALID',
   ScenarioNotFound: 'HRM_SCENARIO_NOT_FOUND',
   ResultInvalid: 'HRM_RESULT_INVALID',
+  HostProfileInvalid: 'HRM_HOST_PROFILE_INVALID',
+  DeclaredCapacityInvalid: 'HRM_DECLARED_CAPACITY_INVALID',
+  SampleUnusable: 'HRM_SAMPLE_UNUSABLE',
+  SampleInvalid: 'HRM_SAMPLE_INVALID',
+  BaselineCorrupt: 'HRM_BASELINE_CORRUPT',
+  BaselineHostMismatch: 'HRM_BASELINE_HOST_MISMATCH',
+  BaselineNotFound: 'HRM_BASELINE_NOT_FOUND',
+  ToolInstallFailed: 'HRM_TOOL_INSTALL_FAILED',
+  ToolRunFailed: 'HRM_TOOL_RUN_FAILED',
+  ImportInvalid: 'HRM_IMPORT_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -153,6 +163,143 @@ export class ResultInvalidError extends HeadroomError {
       problems.length === 1
         ? `${file} is not a usable run result: ${problems[0]}`
         : `${file} is not a valid run result:\n  ${problems.join('\n  ')}`,
+      options,
+    );
+  }
+}
+
+/** An external tool (Artillery, clinic, …) could not be installed on demand; the message says what failed and the fix. */
+export class ToolInstallFailedError extends HeadroomError {
+  readonly code = ErrorCode.ToolInstallFailed;
+  constructor(
+    readonly tool: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** An external load tool (Artillery, Locust) failed or wrote no usable report. */
+export class ToolRunFailedError extends HeadroomError {
+  readonly code = ErrorCode.ToolRunFailed;
+  override readonly exitCode = ExitCode.Internal;
+  constructor(
+    readonly tool: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Another tool's report (Artillery JSON, Locust CSV) cannot be turned into a run result; one line per problem. */
+export class ImportInvalidError extends HeadroomError {
+  readonly code = ErrorCode.ImportInvalid;
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(
+      problems.length === 1
+        ? `${file} cannot be imported: ${problems[0]}`
+        : `${file} cannot be imported:\n  ${problems.join('\n  ')}`,
+    );
+  }
+}
+
+/** A baseline file cannot be used: not JSON, another kind, a newer version, or invalid content. */
+export class BaselineCorruptError extends HeadroomError {
+  readonly code = ErrorCode.BaselineCorrupt;
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file}: ${problem}. Delete it or run "headroom baseline save" again.`, options);
+  }
+}
+
+/** Two sets of trials measured on different hosts: their figures do not compare. */
+export class BaselineHostMismatchError extends HeadroomError {
+  readonly code = ErrorCode.BaselineHostMismatch;
+  constructor(
+    readonly baselineHost: string,
+    readonly candidateHost: string,
+  ) {
+    super(
+      `the baseline was measured on ${baselineHost} and this run on ${candidateHost}: figures from different hosts do not compare. ` +
+        'Save a baseline on this host ("headroom baseline save"), compare with --against <git-ref>, or pass --force (every report then flags it)',
+    );
+  }
+}
+
+/**
+ * No usable stored baseline for this scenario on this host: none at all, or one measured with
+ * other load settings (`reason` says which).
+ */
+export class BaselineNotFoundError extends HeadroomError {
+  readonly code = ErrorCode.BaselineNotFound;
+  constructor(
+    readonly scenario: string,
+    readonly file: string,
+    readonly createCommand: string,
+    reason?: string,
+  ) {
+    super(
+      `${reason ?? `no baseline of "${scenario}" for this host (looked for ${file})`}; create one with: ${createCommand}`,
+    );
+  }
+}
+
+/** A host profile file failed validation; one line per problem, each naming the field. */
+export class HostProfileInvalidError extends HeadroomError {
+  readonly code = ErrorCode.HostProfileInvalid;
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`${file} is not a valid host profile:\n  ${problems.join('\n  ')}`, options);
+  }
+}
+
+/** A declared-capacity file failed validation; one line per problem, each naming the field. */
+export class DeclaredCapacityInvalidError extends HeadroomError {
+  readonly code = ErrorCode.DeclaredCapacityInvalid;
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`${file} is not a valid declared-capacity file:\n  ${problems.join('\n  ')}`, options);
+  }
+}
+
+/** A pipeline sample lacks what the capacity model needs (a stage with no finished rows, no stages). */
+export class SampleUnusableError extends HeadroomError {
+  readonly code = ErrorCode.SampleUnusable;
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`${source} cannot feed the capacity model:\n  ${problems.join('\n  ')}`, options);
+  }
+}
+
+/** A pipeline sample file cannot be read: not JSON, another kind, a newer version, or invalid content. */
+export class SampleInvalidError extends HeadroomError {
+  readonly code = ErrorCode.SampleInvalid;
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      problems.length === 1
+        ? `${file} is not a usable pipeline sample: ${problems[0]}`
+        : `${file} is not a valid pipeline sample:\n  ${problems.join('\n  ')}`,
       options,
     );
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareTrials } from './comparison.js';
+import { compareDifference, comparePairedTrials, compareTrials, decideChange } from './comparison.js';
 
 /** Trials of a metric with multiplicative noise of about `noise` (seeded, so the test is exact). */
 function trials(n: number, center: number, noise: number, seed: number): number[] {
@@ -68,5 +68,40 @@ describe('comparison of trials', () => {
 
   it('refuses a comparison with fewer than two trials per side', () => {
     expect(() => compareTrials([1], [1, 2], 'lower-is-better')).toThrow(/at least 2 trials/);
+  });
+
+  it('calls a change at half the threshold a regression once its interval is wholly above no change', () => {
+    expect(decideChange({ point: 0.06, low: 0.01, high: 0.11 }, 0.1, 5).verdict).toBe('regression');
+    expect(decideChange({ point: 0.06, low: -0.01, high: 0.13 }, 0.1, 5).verdict).toBe('inconclusive');
+    expect(decideChange({ point: 0.04, low: 0.01, high: 0.07 }, 0.1, 5).verdict).toBe('unchanged');
+    expect(decideChange({ point: -0.08, low: -0.12, high: -0.03 }, 0.1, 5).verdict).toBe('improvement');
+  });
+
+  it('asks for the trials that would narrow an inconclusive interval to half the threshold', () => {
+    // Half-width 0.1 against a target of 0.05: four times the trials.
+    expect(decideChange({ point: 0.02, low: -0.08, high: 0.12 }, 0.1, 5)).toEqual({
+      verdict: 'inconclusive',
+      trialsNeeded: 20,
+    });
+  });
+
+  it('pairs trials by round, so a shift shared by both sides cancels', () => {
+    const base = [30, 60, 35, 90, 40, 70];
+    const head = base.map((x) => x * 1.12);
+    const paired = comparePairedTrials(base, head, 'lower-is-better', { estimator: 'hodges-lehmann' });
+    expect(paired.ratio).toBeCloseTo(1.12, 6);
+    expect(paired.verdict).toBe('regression');
+    expect(compareTrials(base, head, 'lower-is-better').verdict).toBe('inconclusive');
+  });
+
+  it('compares rates by their difference, not a ratio that 0 would make infinite', () => {
+    const c = compareDifference([0, 0, 0, 0], [0.004, 0.005, 0.006, 0.005], 'lower-is-better', {
+      threshold: 0.001,
+    });
+    expect(c.difference).toBeCloseTo(0.005, 9);
+    expect(c.verdict).toBe('regression');
+    expect(compareDifference([0, 0, 0], [0, 0, 0], 'lower-is-better', { threshold: 0.001 }).verdict).toBe(
+      'unchanged',
+    );
   });
 });

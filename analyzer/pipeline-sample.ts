@@ -30,6 +30,11 @@ export interface StagePoint {
   rssBytes: number;
   /** Time a row waited on the outside world in this stage (site fetch, LLM call), ms; absent for ingest/write. */
   externalLatencyMs?: { p50: number; p95: number; mean: number };
+  /**
+   * Of `items`, rows that finished as failures (scrape: fetch failed; AI: the LLM call failed after
+   * its retries, e.g. rate limited; ingest: rows rejected by validation).
+   */
+  failedItems?: number;
 }
 
 export interface StageMeasurement {
@@ -48,6 +53,10 @@ export interface CombinedWindow {
   cpuSecondsPerRow: number;
   externalCpuSecondsPerRow: number;
   rssBytes: number;
+  /** Rows of the upload the window ran on (its ingest is part of `fillS`). */
+  uploadRows?: number;
+  /** Rows completed in the steady window. */
+  items?: number;
 }
 
 /** Settings of the simulated world the sample was taken in (what the user modelled). */
@@ -79,4 +88,9 @@ export interface PipelineSample {
   combined?: CombinedWindow;
   /** Wall time the sampling took. */
   durationMs: number;
+  /**
+   * The host's one-minute load average when sampling began and ended: other work on the cores
+   * (above the core count) makes every figure of the sample pessimistic.
+   */
+  hostLoad?: { loadAverage1mStart: number; loadAverage1mEnd: number };
 }

@@ -24,8 +24,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { ToolInstallFailedError } from '../errors.js';
 import { runAutocannon } from '../scenarios/autocannon-driver.js';
 import { describeHost } from '../scenarios/host-description.js';
+import { ARTILLERY_TOOL } from '../scenarios/interop/artillery-driver.js';
+import { ensureTool } from '../scenarios/interop/tool-install.js';
 import { LatencyHistogram } from '../scenarios/latency-histogram.js';
 import { runOpenModel } from '../scenarios/open-model-engine.js';
 import type { RunResult } from '../scenarios/run-result.js';
@@ -319,9 +322,19 @@ async function wrk(): Promise<ToolOutcome> {
   }
 }
 
-/** Artillery is a 590 MB optional install (see DEPENDENCIES.md): driven when on the PATH, else reported missing. */
+/**
+ * Artillery is a 590 MB optional install (see DEPENDENCIES.md), kept out of the project's
+ * dependencies: installed on demand into the tools folder (ensureTool), else reported missing.
+ */
 async function artillery(): Promise<ToolOutcome> {
-  if (!onPath('artillery')) return { missing: 'not installed' };
+  let bin: string;
+  try {
+    bin = await ensureTool({ ...ARTILLERY_TOOL });
+  } catch (err) {
+    if (err instanceof ToolInstallFailedError)
+      return { missing: `could not be installed: ${err.message.split('\n')[0]}` };
+    throw err;
+  }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-artillery-'));
   try {
     return await withTarget(stallSpec, async (target) => {
@@ -332,8 +345,8 @@ async function artillery(): Promise<ToolOutcome> {
         `config:\n  target: "${target.url}"\n  phases:\n    - duration: ${Math.round(stallRunMs / 1_000)}\n` +
           `      arrivalRate: ${STALL_RATE_RPS}\nscenarios:\n  - flow:\n      - get:\n          url: "/"\n`,
       );
-      // Its telemetry call to an unreachable host would hold the exit for ~12 s after the report is written.
-      await capture('artillery', ['run', '--output', report, config], {
+      // Its telemetry call to an unreachable host holds the exit for ~12 s after the report is written.
+      await capture(bin, ['run', '--output', report, config], {
         ARTILLERY_DISABLE_TELEMETRY: 'true',
       });
       const data = JSON.parse(await readFile(report, 'utf8')) as {

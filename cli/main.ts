@@ -1,8 +1,16 @@
 import { HeadroomError, UsageInvalidError } from '../errors.js';
 import { ExitCode } from '../exit-code.js';
 import type { CliIo } from './cli-io.js';
+import { baselineCommand, baselineHelp } from './commands/baseline.js';
+import { capacityCommand, capacityHelp } from './commands/capacity.js';
+import { compareCommand, compareHelp } from './commands/compare.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
+import { exportCommand, exportHelp } from './commands/export.js';
+import { gateCommand, gateHelp } from './commands/gate.js';
+import { importCommand, importHelp } from './commands/import.js';
 import { pipelineCommand, pipelineHelp } from './commands/pipeline.js';
+import { profileCommand, profileHelp } from './commands/profile.js';
+import { reportCommand, reportHelp } from './commands/report.js';
 import { runCommand, runHelp } from './commands/run.js';
 import { simCommand, simHelp } from './commands/sim.js';
 
@@ -11,6 +19,14 @@ const usage = `headroom — performance testing and capacity planning for scrapi
 Usage: headroom <command> [options]     (headroom <command> --help for its options)
   demo --rows N          run the embedded pipeline end to end on N generated rows
   run <scenario>         run a load scenario (auth, api-stress, worker, database, memory-leak)
+  gate [--against REF]   CI regression gate: quick suite vs this host's baselines or a git ref
+  baseline save|show|list  store a scenario's gate trials for this host
+  compare <base> <head>  compare two sets of trials (folders of runs, baselines)
+  capacity --rows N      hours for N rows, the bottleneck, workers and RAM for a target rate
+  report <run.json>      render a saved run result as a self-contained HTML report
+  export <tool> <scenario>  write a scenario as a k6, Artillery or Locust script
+  import <tool> <file>   turn k6, Artillery, Locust or autocannon results into a run result
+  profile <scenario>     run a scenario against the pipeline under Clinic.js (--with doctor|flame|heapprofiler)
   pipeline start         run the reference pipeline's API and workers
   sim sites | sim llm    run a simulator (site farm, OpenAI-compatible LLM)
 
@@ -18,8 +34,16 @@ Exit codes: 0 pass, 1 threshold or gate failure, 2 usage or input error, 3 inter
 `;
 
 const commands: Record<string, { run: (argv: string[], io: CliIo) => Promise<ExitCode>; help: string }> = {
+  baseline: { run: baselineCommand, help: baselineHelp },
+  capacity: { run: capacityCommand, help: capacityHelp },
+  compare: { run: compareCommand, help: compareHelp },
   demo: { run: demoCommand, help: demoHelp },
+  export: { run: exportCommand, help: exportHelp },
+  gate: { run: gateCommand, help: gateHelp },
+  import: { run: importCommand, help: importHelp },
   pipeline: { run: pipelineCommand, help: pipelineHelp },
+  profile: { run: profileCommand, help: profileHelp },
+  report: { run: reportCommand, help: reportHelp },
   run: { run: runCommand, help: runHelp },
   sim: { run: simCommand, help: simHelp },
 };

@@ -1,6 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import type { ParseArgsConfig } from 'node:util';
+import { Ajv } from 'ajv';
+import { ConfigInvalidError } from '../errors.js';
+import { explainSchemaError } from '../pipeline/pipeline-config.js';
 import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
 import { defined, numberFlag } from './flag-value.js';
+import schema from './simulator-config.schema.json' with { type: 'json' };
 
 /** Flags that shape the simulators, shared by `demo` and `sim`. */
 export const simulatorFlags = {
@@ -22,9 +27,50 @@ export const simulatorFlags = {
   'llm-429-rate': { type: 'string' },
   'llm-rpm': { type: 'string' },
   'llm-tpm': { type: 'string' },
+  'sim-config': { type: 'string' },
 } satisfies NonNullable<ParseArgsConfig['options']>;
 
 type Values = Partial<Record<keyof typeof simulatorFlags, string>>;
+type SettingFlag = Exclude<keyof typeof simulatorFlags, 'sim-config'>;
+
+/** A `--sim-config` file: each field is the flag of the same name in camelCase. */
+export type SimulatorConfigFile = Partial<Record<string, number>>;
+
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+const validateConfig = ajv.compile<SimulatorConfigFile>(schema);
+
+/** `siteLatencyMs` → `site-latency-ms`, `fault404` → `fault-404`, `llm429Rate` → `llm-429-rate`. */
+function flagOf(field: string): SettingFlag {
+  return field.replace(/([A-Z]|(?<![0-9])[0-9]+)/g, (m) => `-${m.toLowerCase()}`) as SettingFlag;
+}
+
+/**
+ * Reads and validates a `--sim-config` file (errors name the file and each field), as flag values:
+ * the flags of the command line are laid over them.
+ */
+export async function readSimulatorConfig(file: string): Promise<Values> {
+  let data: unknown;
+  try {
+    data = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigInvalidError(file, [`(top level): cannot read it as JSON (${(err as Error).message})`]);
+  }
+  if (!validateConfig(data))
+    throw new ConfigInvalidError(file, validateConfig.errors!.map(explainSchemaError));
+  const values: Values = {};
+  for (const [field, value] of Object.entries(data)) {
+    if (field !== '$schema') values[flagOf(field)] = String(value);
+  }
+  return values;
+}
+
+/** Simulator options from `--sim-config` (when given) with the command line's flags over it. */
+export async function loadSimulatorOptions(values: Values): Promise<SimulatorsOptions> {
+  const file = values['sim-config'];
+  if (file === undefined) return simulatorOptionsFromFlags(values);
+  const fromFile = await readSimulatorConfig(file);
+  return simulatorOptionsFromFlags({ ...fromFile, ...defined(values) });
+}
 
 const rate = (name: string, v: string | undefined) => numberFlag(name, v, { min: 0, max: 1 });
 const positive = (name: string, v: string | undefined) => numberFlag(name, v, { min: 0 });

@@ -18,6 +18,11 @@ export interface EmbeddedTargetOptions {
   /** Store URL; default a SQLite file in a temporary folder, removed on close. */
   store?: string;
   startTimeoutMs?: number;
+  /**
+   * The `headroom` CLI entry to start (e.g. `dist/cli/bin.js` of another build, such as a git
+   * worktree of the base commit); default this build's.
+   */
+  cliEntry?: URL;
 }
 
 /**
@@ -29,7 +34,7 @@ export async function startEmbeddedTarget(opts: EmbeddedTargetOptions = {}): Pro
   const dir = opts.store ? undefined : await mkdtemp(path.join(os.tmpdir(), 'headroom-target-'));
   const store = opts.store ?? `sqlite:${path.join(dir!, 'target.db')}`;
   const child = forkModule(
-    new URL('../cli/bin.js', import.meta.url),
+    opts.cliEntry ?? new URL('../cli/bin.js', import.meta.url),
     ['pipeline', 'start', '--port', '0', '--store', store, ...(opts.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );

@@ -27,7 +27,7 @@ function problemsOf(data: unknown): string[] {
 
 describe('scenario files', () => {
   it('ships the guide scenarios in the library', async () => {
-    expect(await libraryScenarios()).toEqual(['api-stress', 'auth', 'database', 'memory-leak', 'worker']);
+    expect(await libraryScenarios()).toEqual(['api-stress', 'auth', 'database', 'memory-leak', 'pipeline', 'worker']);
   });
 
   it('loads every library scenario in both profiles, the quick one within 60 s', async () => {
@@ -68,7 +68,7 @@ describe('scenario files', () => {
 
   it('names the field and the allowed values for a wrong enum', () => {
     expect(problemsOf({ ...minimal, type: 'soak' })).toContain(
-      '/type: must be one of http, worker, database, memory-leak (got "soak")',
+      '/type: must be one of http, worker, database, memory-leak, pipeline (got "soak")',
     );
   });
 
@@ -104,6 +104,6 @@ describe('scenario files', () => {
     await expect(loadScenario(file)).rejects.toThrow(/broken\.json is not a valid scenario:\n {2}not JSON/);
     const err = await loadScenario('nope').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ScenarioNotFoundError);
-    expect((err as Error).message).toContain('api-stress, auth, database, memory-leak, worker');
+    expect((err as Error).message).toContain('api-stress, auth, database, memory-leak, pipeline, worker');
   });
 });

@@ -10,7 +10,16 @@ import schema from './schema.json' with { type: 'json' };
 import { parseThreshold, type Threshold } from './threshold.js';
 
 export type Profile = 'quick' | 'full';
-export type ScenarioType = 'http' | 'worker' | 'database' | 'memory-leak';
+export type ScenarioType = 'http' | 'worker' | 'database' | 'memory-leak' | 'pipeline';
+
+/** The pipeline scenario's sampling: budget, window lengths and concurrency levels per stage. */
+export interface ScenarioSampler {
+  sampleSeconds: number;
+  windowS?: number;
+  combinedWindowS?: number;
+  combined: boolean;
+  levels?: Partial<Record<'ingest' | 'scrape' | 'ai' | 'write', number[]>>;
+}
 
 export type ScenarioLoad =
   | { model: 'open'; phases: LoadPhase[]; maxInFlight?: number }
@@ -35,6 +44,8 @@ export interface Scenario {
   maxRequests?: number;
   /** Planned length of the load, from the profile. */
   durationMs: number;
+  /** The profile's sampling settings (pipeline scenarios). */
+  sampler?: ScenarioSampler;
 }
 
 interface PhaseFile {
@@ -44,7 +55,9 @@ interface PhaseFile {
   to?: number;
 }
 interface ProfileFile {
-  load:
+  sampler?: ScenarioSampler;
+  /** Absent only in a pipeline scenario's profiles (the schema says which). */
+  load?:
     | { model: 'open'; phases: PhaseFile[]; maxInFlight?: number }
     | { model: 'closed'; vus: number; durationS: number };
   thresholds?: Record<string, string[]>;
@@ -128,8 +141,11 @@ export function parseScenario(data: unknown, file: string, profile: Profile): Sc
   addThresholds(merged, `/profiles/${profile}/thresholds`);
   if (problems.length) throw new ScenarioInvalidError(file, problems);
 
-  const load: ScenarioLoad =
-    chosen.load.model === 'open'
+  // A pipeline scenario drives its own load (the sampler); its `load` only carries the planned
+  // length, so code that reads every scenario's load sees a bounded run.
+  const load: ScenarioLoad = !chosen.load
+    ? { model: 'closed', vus: 1, durationMs: (chosen.sampler?.sampleSeconds ?? 0) * 1000 }
+    : chosen.load.model === 'open'
       ? {
           model: 'open',
           phases: chosen.load.phases.map((p) =>
@@ -157,6 +173,7 @@ export function parseScenario(data: unknown, file: string, profile: Profile): Sc
     thresholds,
     ...(chosen.maxRequests ? { maxRequests: chosen.maxRequests } : {}),
     durationMs,
+    ...(chosen.sampler ? { sampler: chosen.sampler } : {}),
   };
 }
 

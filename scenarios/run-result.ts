@@ -13,7 +13,15 @@ export const RUN_RESULT_KIND = 'headroom.run-result';
 export const RUN_RESULT_VERSION = 1;
 
 /** The program that produced the requests of a run. */
-export type RunEngine = 'open-model' | 'closed-model' | 'autocannon' | 'k6' | 'artillery' | 'locust' | 'wrk';
+export type RunEngine =
+  | 'open-model'
+  | 'closed-model'
+  | 'autocannon'
+  | 'k6'
+  | 'artillery'
+  | 'locust'
+  | 'wrk'
+  | 'pipeline-sampler';
 
 /** One step of the flow: its requests, failures by class and latency histograms (µs, encoded). */
 export interface RunStep {

@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import type { PipelineSample } from '../analyzer/pipeline-sample.js';
 import { RemoteTargetRefusedError } from '../errors.js';
+import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
 import { runClosedModel } from './closed-model-engine.js';
 import { runDatabaseScenario } from './database-runner.js';
 import { type EmbeddedTarget, startEmbeddedTarget } from './embedded-target.js';
 import { heapTrend, startHeapSampler } from './heap-sampler.js';
 import type { Scenario } from './load-scenario.js';
 import { runOpenModel } from './open-model-engine.js';
+import type { SamplerProgress } from './pipeline-sampler.js';
+import { runPipelineScenario } from './pipeline-scenario.js';
 import { runMetrics } from './run-metrics.js';
 import type { RunProgress } from './run-recorder.js';
 import type { RunResult } from './run-result.js';
@@ -27,6 +31,10 @@ export interface RunScenarioOptions {
   targetArgs?: string[];
   signal?: AbortSignal;
   onProgress?: (progress: RunProgress & { phase: string }) => void;
+  /** The simulated world of the pipeline scenario (site latency, LLM speed and rate limits…). */
+  simulators?: SimulatorsOptions;
+  /** Progress of the pipeline scenario's sampler, window by window. */
+  onSample?: (progress: SamplerProgress) => void;
 }
 
 /** A finished run: its result file, the thresholds' outcomes, and the verdict. */
@@ -34,6 +42,8 @@ export interface ScenarioRun {
   result: RunResult;
   thresholds: ThresholdOutcome[];
   passed: boolean;
+  /** The pipeline scenario's sample (what the capacity model reads). */
+  sample?: PipelineSample;
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', 'localhost.']);
@@ -57,6 +67,7 @@ export async function assertTargetAllowed(target: string, allowRemote = false): 
  */
 export async function runScenario(scenario: Scenario, opts: RunScenarioOptions = {}): Promise<ScenarioRun> {
   const progress = (phase: string) => (p: RunProgress) => opts.onProgress?.({ ...p, phase });
+  if (scenario.type === 'pipeline') return runPipelineScenario(scenario, opts);
   if (scenario.type === 'database') {
     const result = await runDatabaseScenario(scenario, {
       store: opts.store ?? 'sqlite::memory:',

@@ -4,7 +4,7 @@ import { ExitCode } from '../../exit-code.js';
 import { type DemoResult, runDemo } from '../../pipeline/demo.js';
 import type { CliIo } from '../cli-io.js';
 import { defined, numberFlag } from '../flag-value.js';
-import { simulatorFlags, simulatorOptionsFromFlags } from '../simulator-flags.js';
+import { loadSimulatorOptions, simulatorFlags } from '../simulator-flags.js';
 
 export const demoHelp = `headroom demo --rows N [--json] [--store URL] [--queue URL] [simulator flags]
 
@@ -20,6 +20,8 @@ Simulator flags: --sites --site-latency-ms --site-latency-sigma --page-bytes --f
   --fault-404 --fault-500 --fault-reset --fault-timeout --fault-slow-body --seed
   --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message --llm-error-rate --llm-429-rate
   --llm-rpm --llm-tpm
+  --sim-config FILE           the same settings from a JSON file (cli/simulator-config.schema.json:
+                              siteLatencyMs, llmRpm, …); flags given here override it
 `;
 
 export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> {
@@ -49,7 +51,7 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> 
     rows,
     store: values.store,
     queue: values.queue,
-    simulators: simulatorOptionsFromFlags(values),
+    simulators: await loadSimulatorOptions(values),
     pipeline: { concurrency: defined({ scraping, ai_processing: ai }) },
     timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000,
     onProgress: (p) => {

@@ -1,15 +1,21 @@
 import { parseArgs } from 'node:util';
+import { writePipelineSample } from '../../analyzer/pipeline-sample-file.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { renderHtmlReport, writeHtmlReport } from '../../reports/html-report.js';
+import { runReportDocument } from '../../reports/run-report.js';
 import { loadScenario, type Profile } from '../../scenarios/load-scenario.js';
 import { runMetrics } from '../../scenarios/run-metrics.js';
 import { writeRunResult } from '../../scenarios/run-result.js';
-import { runScenario, type ScenarioRun } from '../../scenarios/run-scenario.js';
+import { DRIVERS, type Driver, runWithDriver } from '../../scenarios/interop/run-with-driver.js';
+import type { ScenarioRun } from '../../scenarios/run-scenario.js';
 import type { CliIo } from '../cli-io.js';
+import { renderSampleTable } from '../pipeline-sample-table.js';
+import { loadSimulatorOptions, simulatorFlags } from '../simulator-flags.js';
 
 export const runHelp = `headroom run <scenario|file.json> [options]
 
-Runs a scenario of the library (auth, api-stress, worker, database, memory-leak) or a scenario file,
+Runs a scenario of the library (auth, api-stress, worker, database, memory-leak, pipeline) or a file,
 against the reference pipeline (started for the run) or --target, and checks its thresholds.
   --profile quick|full    quick: at most 60 s (default); full: the guide's durations
   --target URL            the API to load, e.g. http://127.0.0.1:3000/api/v1
@@ -19,7 +25,13 @@ against the reference pipeline (started for the run) or --target, and checks its
   --inject-latency-ms N   start it with N ms added to every request
   --slowdown F            start it with request CPU multiplied by F
   --out FILE              write the run result (versioned JSON with HDR histograms)
+  --html FILE             write a self-contained HTML report of the run (charts, no network)
   --json                  print the run result as JSON
+  --sample-out FILE       pipeline scenario: write the sample the capacity model reads
+  simulator flags         pipeline scenario: --site-latency-ms, --llm-rpm, --sim-config FILE, …
+                          (as in "headroom demo --help")
+  --driver NAME           the load generator: headroom (built-in engines, default), autocannon
+                          (closed-loop stress), artillery (installed on demand), locust
 Exit codes: 0 thresholds passed, 1 a threshold failed, 2 usage or input error, 3 internal error.
 `;
 
@@ -36,13 +48,19 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
       'inject-latency-ms': { type: 'string' },
       slowdown: { type: 'string' },
       out: { type: 'string' },
+      html: { type: 'string' },
       json: { type: 'boolean', default: false },
+      driver: { type: 'string', default: 'headroom' },
+      'sample-out': { type: 'string' },
+      ...simulatorFlags,
     },
   });
   if (positionals.length !== 1)
     throw new UsageInvalidError('name one scenario: headroom run <scenario|file.json>');
   if (values.profile !== 'quick' && values.profile !== 'full')
     throw new UsageInvalidError(`--profile must be quick or full (got "${values.profile}")`);
+  if (!(DRIVERS as readonly string[]).includes(values.driver))
+    throw new UsageInvalidError(`--driver must be one of ${DRIVERS.join(', ')} (got "${values.driver}")`);
   const scenario = await loadScenario(positionals[0]!, { profile: values.profile as Profile });
   const targetArgs: string[] = [];
   if (values['inject-leak']) targetArgs.push('--inject-leak', values['inject-leak']);
@@ -51,11 +69,20 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   if (targetArgs.length && values.target)
     throw new UsageInvalidError('--inject-* and --slowdown change the embedded pipeline: leave out --target');
 
-  const run = await runScenario(scenario, {
+  const run = await runWithDriver(scenario, values.driver as Driver, {
+    onToolOutput: (line) => io.progress(`${values.driver}: ${line.slice(0, 100)}`),
     target: values.target,
     allowRemote: values['allow-remote'],
     store: values.store,
     targetArgs,
+    simulators: await loadSimulatorOptions(values),
+    onSample: (p) =>
+      io.progress(
+        `${scenario.name} ${(p.elapsedMs / 1000).toFixed(0)}/${(p.budgetMs / 1000).toFixed(0)} s  window ${p.window}/${p.windows}: ` +
+          `${p.stage} at ${p.concurrency} in flight` +
+          (p.point ? ` → ${p.point.throughputRps.toFixed(1)} rows/s` : '') +
+          (p.combined ? ` → ${p.combined.throughputRps.toFixed(1)} rows/s` : ''),
+      ),
     onProgress: (p) =>
       io.progress(
         `${scenario.name} ${p.phase}  ${(p.elapsedMs / 1000).toFixed(0)}/${(scenario.durationMs / 1000).toFixed(0)} s  ` +
@@ -64,6 +91,14 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   });
   io.endProgress();
   if (values.out) await writeRunResult(values.out, run.result);
+  if (values['sample-out']) {
+    if (!run.sample) throw new UsageInvalidError('--sample-out needs the pipeline scenario');
+    await writePipelineSample(values['sample-out'], run.sample);
+  }
+  if (values.html) {
+    const document = runReportDocument(run.result, { thresholds: run.thresholds });
+    await writeHtmlReport(values.html, renderHtmlReport(document));
+  }
   io.stdout(values.json ? `${JSON.stringify(run.result)}\n` : renderRun(run));
   return run.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
 }
@@ -81,6 +116,7 @@ export function renderRun(run: ScenarioRun): string {
     `headroom run ${r.scenario.name} (${r.scenario.profile}) → ${r.target}`,
     `  ${r.engine}, ${fmt(r.durationMs / 1000)} s; host ${r.host.cpuModel ?? ''} ${r.host.cores ?? ''} cores (load generator and target share it)`,
   ];
+  if (run.sample) lines.push('', ...renderSampleTable(run.sample));
   if (r.steps.length) {
     lines.push('', '  step             requests   errors      p50 ms      p95 ms      p99 ms      max ms');
     for (const s of r.steps) {

@@ -5,7 +5,7 @@ import { startLlmSimulator } from '../../pipeline/sim/llm-simulator.js';
 import { startSiteFarm } from '../../pipeline/sim/site-farm.js';
 import type { CliIo } from '../cli-io.js';
 import { numberFlag } from '../flag-value.js';
-import { simulatorFlags, simulatorOptionsFromFlags } from '../simulator-flags.js';
+import { loadSimulatorOptions, simulatorFlags } from '../simulator-flags.js';
 import { waitForSignal } from '../wait-for-signal.js';
 
 export const simHelp = `headroom sim sites|llm [--host H] [--port P] [simulator flags]
@@ -28,7 +28,7 @@ export async function simCommand(argv: string[], io: CliIo): Promise<ExitCode> {
     },
   });
   const port = numberFlag('port', values.port, { min: 0, max: 65535, integer: true })!;
-  const sim = simulatorOptionsFromFlags(values);
+  const sim = await loadSimulatorOptions(values);
   if (which === 'sites') {
     const farm = await startSiteFarm({ ...sim.siteFarm, host: values.host, port });
     io.stdout(

@@ -1,0 +1,238 @@
+import { describe, expect, it } from 'vitest';
+import { SampleUnusableError } from '../errors.js';
+import { capacityFromSample } from './capacity-model.js';
+import { capacityReportProblems } from './capacity-report.js';
+import type { HostProfile } from './host-profile.js';
+import type { CombinedWindow, PipelineSample, StageName, StagePoint } from './pipeline-sample.js';
+
+const MB = 1024 * 1024;
+const KB = 1024;
+const BASE_RSS = 100 * MB;
+
+/** A stage point built from a time per row: throughput = N ÷ W (Little's law), RSS = base + N × bytes. */
+function point(
+  n: number,
+  throughputRps: number,
+  cpu: number,
+  external: number,
+  bytesPerRow: number,
+): StagePoint {
+  const meanInFlight = n;
+  return {
+    concurrency: n,
+    meanInFlight,
+    throughputRps,
+    items: Math.round(throughputRps * 10),
+    windowS: 10,
+    cpuSecondsPerItem: cpu,
+    externalCpuSecondsPerItem: external,
+    rssBytes: BASE_RSS + meanInFlight * bytesPerRow,
+  };
+}
+
+/**
+ * A hand-built sample of a 2-core host with the simulators on it. scrape: 0.35 s per row; ai: 2 s
+ * per row (both scale linearly: latency-bound); ingest: 20,000 rows/s whatever its concurrency
+ * (flat: contention-bound); write: 30,000 rows/s at N=1, 50,000 at N=4.
+ */
+function sample(combined?: Partial<CombinedWindow>): PipelineSample {
+  const concurrency: Record<StageName, number> = { ingest: 2, scrape: 1500, ai: 4000, write: 4 };
+  return {
+    kind: 'headroom.pipeline-sample',
+    version: 1,
+    createdAt: '2026-11-23T00:00:00.000Z',
+    host: { cpuModel: 'test cpu', cores: 2, memoryBytes: 8 * 1024 * MB, os: 'Linux', node: 'v20' },
+    world: { colocatedSimulators: true, llmTokensPerMessage: 120 },
+    baseRssBytes: BASE_RSS,
+    stages: [
+      { stage: 'ingest', points: [1, 2].map((n) => point(n, 20_000, 0.00005, 0, 0)) },
+      { stage: 'scrape', points: [100, 400, 1600].map((n) => point(n, n / 0.35, 0.0002, 0.0001, 50 * KB)) },
+      { stage: 'ai', points: [100, 400, 1600].map((n) => point(n, n / 2, 0.0001, 0.0001, 20 * KB)) },
+      { stage: 'write', points: [point(1, 30_000, 0.00002, 0, 0), point(4, 50_000, 0.00002, 0, 0)] },
+    ],
+    combined: combined
+      ? {
+          concurrency,
+          throughputRps: 1950,
+          fillS: 2.5,
+          windowS: 30,
+          cpuSecondsPerRow: 0.0004,
+          externalCpuSecondsPerRow: 0.0002,
+          rssBytes: 400 * MB,
+          ...combined,
+        }
+      : undefined,
+    durationMs: 120_000,
+  };
+}
+
+const i5: HostProfile = {
+  kind: 'headroom.host-profile',
+  version: 1,
+  name: 'i5-8500',
+  cores: 6,
+  memoryBytes: 15 * 1024 * MB,
+};
+
+describe('capacity model from a sample', () => {
+  it('finds the latency-bound AI stage as the bottleneck, worked by hand', () => {
+    // Ceilings at the configured concurrency: ai 4000 ÷ 2 s = 2,000 rows/s; scrape 1500 ÷ 0.35 s =
+    // 4,286; ingest 20,000; CPU 2 cores × 0.9 ÷ 0.6 ms = 3,000; one process 1 core ÷ 0.4 ms = 2,500.
+    const report = capacityFromSample(sample({}), { rows: 500_000 });
+    const bounds = Object.fromEntries(
+      report.host.bounds.map((b) => [b.stage ? `${b.kind}:${b.stage}` : b.kind, b.rateRps]),
+    );
+    expect(bounds['stage:ai']).toBeCloseTo(2000, 6);
+    expect(bounds['stage:scrape']).toBeCloseTo(4285.714, 2);
+    expect(bounds.cpu).toBeCloseTo(3000, 6);
+    expect(bounds.process).toBeCloseTo(2500, 6);
+    expect(report.forecast.bottleneck.stage).toBe('ai');
+    expect(report.forecast.bottleneck.regime).toBe('latency-bound');
+    expect(report.forecast.bottleneck.explanation).toContain(
+      "4,000 rows in flight ÷ 2.000 s per row ≈ 2,000.0 rows/s (Little's law)",
+    );
+    expect(report.forecast.bottleneck.advice).toMatch(/^raise concurrency/);
+  });
+
+  it('forecasts R rows as R ÷ the measured combined rate + fill, not the sum of the stages', () => {
+    // The combined window ran at 1,950 rows/s (≥ 90 % of the 2,000 modelled: no calibration).
+    // 500,000 ÷ 1,950 = 256.41 s; the 2.5 s fill less ai's own 2 s per row (already inside R ÷ rate:
+    // the bottleneck drains its last rows in the time they take anyway) = 0.5 s; total 256.91 s.
+    const report = capacityFromSample(sample({}), { rows: 500_000 });
+    expect(report.forecast.rateRps).toBe(1950);
+    expect(report.forecast.rateSource).toContain('combined window');
+    expect(report.forecast.fillAndDrainS.value).toBeCloseTo(0.5, 9);
+    expect(report.forecast.totalS).toBeCloseTo(256.91, 2);
+    // Adding the stages up: 500k ÷ 20,000 + 500k ÷ 4,285.7 + 500k ÷ 2,000 + 500k ÷ 50,000·(4/4) …
+    expect(report.forecast.sumOfStageTimesS).toBeGreaterThan(report.forecast.totalS + 100);
+  });
+
+  it('calibrates the one-core process bound from a combined window slowed by the CPU', () => {
+    // 1,500 rows/s × 0.6 ms = 0.9 core in the pipeline process; 1,500 × 0.9 ms ÷ 2 cores = 67.5 %
+    // of the host. The process is nearer saturation: the calibrated bound is 0.9 ÷ 0.6 ms = 1,500.
+    const report = capacityFromSample(
+      sample({ throughputRps: 1500, cpuSecondsPerRow: 0.0006, externalCpuSecondsPerRow: 0.0003 }),
+      { rows: 500_000 },
+    );
+    expect(report.inputs.coresPerProcess?.value).toBeCloseTo(0.9, 9);
+    expect(report.inputs.coresPerProcess?.source).toMatch(/^calibrated/);
+    expect(report.forecast.bottleneck.kind).toBe('process');
+    expect(report.forecast.bottleneck.regime).toBe('cpu-bound');
+    expect(report.forecast.bottleneck.rateRps).toBeCloseTo(1500, 6);
+    expect(report.forecast.bottleneck.advice).toMatch(/more pipeline processes/);
+  });
+
+  it('calibrates the host CPU bound when the host, not the process, was full', () => {
+    // 1,000 rows/s × (0.5 + 1.3) ms = 1.8 cores of 2 = 90 %; the process used 0.5 core.
+    const report = capacityFromSample(
+      sample({ throughputRps: 1000, cpuSecondsPerRow: 0.0005, externalCpuSecondsPerRow: 0.0013 }),
+      { rows: 100_000 },
+    );
+    expect(report.inputs.usableCpuUtilisation.value).toBeCloseTo(0.9, 9);
+    expect(report.inputs.usableCpuUtilisation.source).toMatch(/^calibrated/);
+    expect(report.forecast.bottleneck.kind).toBe('cpu');
+    expect(report.forecast.bottleneck.advice).toMatch(/^more cores or cheaper per-row work/);
+  });
+
+  it('projects onto the 6-core profile: the one process binds; the most is 6 processes, CPU-bound', () => {
+    // Calibrated process: 0.9 core. On i5-8500 the simulators are remote, so only the pipeline's
+    // 0.6 ms per row counts. With 1 process: min(ai 2,000, process 0.9 ÷ 0.6 ms = 1,500,
+    // CPU 6 × 0.9 ÷ 0.6 ms = 9,000) = 1,500. At most: floor(6 ÷ 0.9) = 6 processes → 9,000 by
+    // processes and 9,000 by CPU (a tie: either may be named).
+    const report = capacityFromSample(
+      sample({ throughputRps: 1500, cpuSecondsPerRow: 0.0006, externalCpuSecondsPerRow: 0.0003 }),
+      { rows: 500_000, hostProfile: i5 },
+    );
+    const p = report.projection!;
+    expect(p.rateRps).toBeCloseTo(1500, 6);
+    expect(p.bottleneck.kind).toBe('process');
+    expect(p.max.processes).toBe(6);
+    expect(p.max.rateRps).toBeCloseTo(9000, 6);
+    expect(['cpu', 'processes']).toContain(p.max.limitedBy);
+    // 1,500 rows/s × 0.6 ms = 0.9 core of 6 busy: 5.1 free.
+    expect(p.cpuCoresFree).toBeCloseTo(5.1, 6);
+    expect(report.notes.join(' ')).toContain("On i5-8500 the simulators' CPU (0.300 ms per row here) is not counted");
+  });
+
+  it("sizes a target rate by Little's law, CPU and memory per row in flight, worked by hand", () => {
+    // (The stages' configured concurrency only matters for the bounds; the target sizes its own.)
+    // 1,000/min = 16.667 rows/s. Concurrency: scrape 16.667 × 0.35 = 5.83 → 6; ai × 2 = 33.3 → 34.
+    // No combined window, so memory per row in flight is each stage's RSS slope: scrape 50 KB, ai 20 KB.
+    // RAM = 1 × 100 MB + 6 × 50 KB + 34 × 20 KB = 104,857,600 + 307,200 + 696,320 = 105,861,120 bytes.
+    const report = capacityFromSample(sample(), { rows: 500_000, targetRateRps: 1000 / 60 });
+    const t = report.target!;
+    const stage = (name: string) => t.stages.find((s) => s.stage === name)!;
+    expect(stage('scrape').concurrencyLittle).toBe(6);
+    expect(stage('ai').concurrencyLittle).toBe(34);
+    expect(stage('ai').concurrencyUsl).toBe(34);
+    expect(t.processesByCpu).toBe(1);
+    expect(t.ramBytes).toBeCloseTo(105_861_120, 0);
+    expect(t.fits).toEqual({ cores: true, memory: true });
+  });
+
+  it('shows the LLM tier as the bottleneck when its rpm binds, and the tier the target needs', () => {
+    const s = sample({ throughputRps: 500 });
+    s.world.llmRpm = 30_000;
+    // 30,000 rpm = 500 rows/s, below ai 2,000: the provider binds.
+    const report = capacityFromSample(s, { rows: 500_000, targetRateRps: 1000 });
+    expect(report.forecast.bottleneck.kind).toBe('llm-rpm');
+    expect(report.forecast.bottleneck.regime).toBe('provider-limit');
+    expect(report.target!.llm).toMatchObject({ rpmNeeded: 60_000, tpmNeeded: 7_200_000, sufficient: false });
+    expect(report.forecast.bottleneck.advice).toContain('60,000 requests/min');
+  });
+
+  it('keeps RAM to base plus rows in flight, never rows × MB per row', () => {
+    // No combined window: the rate is the lowest bound, ai at 2,000 rows/s. Rows in flight:
+    // scrape min(1,500, 2,000 × 0.35) = 700, ai min(4,000, 2,000 × 2) = 4,000.
+    // RAM = 100 MB + 700 × 50 KB + 4,000 × 20 KB = 104,857,600 + 35,840,000 + 81,920,000 = 222,617,600.
+    const report = capacityFromSample(sample(), { rows: 10_000_000, concurrency: { scrape: 1500, ai: 4000 } });
+    expect(report.forecast.rateRps).toBeCloseTo(2000, 6);
+    expect(report.host.memoryUsedBytes).toBeCloseTo(222_617_600, 0);
+  });
+
+  it('takes memory per row in flight from the combined window when there is one', () => {
+    // Rows in flight at 1,950 rows/s: scrape 682.5 + ai 3,900 + ingest 0.195 + write 0.156 =
+    // 4,582.851; (400 MB − 100 MB) ÷ 4,582.851 = 314,572,800 ÷ 4,582.851 = 68,641.3 bytes per row. At that same rate the model
+    // must give back the RSS the window measured.
+    const report = capacityFromSample(sample({}), { rows: 10_000_000 });
+    expect(report.stages[1]!.memoryPerInFlightBytes!.value).toBeCloseTo(68_641.3, 0);
+    expect(report.host.memoryUsedBytes).toBeCloseTo(400 * MB, 0);
+  });
+
+  it('raises a stage fit that falls below what all stages did together', () => {
+    // Combined 4,400 rows/s > ai 2,000 alone: ai's curve is scaled ×2.2 to pass through 4,400.
+    const report = capacityFromSample(sample({ throughputRps: 4400 }), { rows: 1000 });
+    const ai = report.stages.find((s) => s.stage === 'ai')!;
+    expect(ai.capacityRps.value).toBeCloseTo(4400, 6);
+    expect(ai.capacityRps.source).toContain('raised ×2.20');
+    expect(report.forecast.rateRps).toBe(4400);
+  });
+
+  it('names the stage that finished no rows', () => {
+    const s = sample();
+    s.stages[2]!.points = s.stages[2]!.points.map((p) => ({ ...p, items: 0, throughputRps: 0 }));
+    expect(() => capacityFromSample(s, { rows: 10 })).toThrow(SampleUnusableError);
+    expect(() => capacityFromSample(s, { rows: 10 })).toThrow(
+      /\/stages\/2 \(ai\): no point finished any rows/,
+    );
+  });
+});
+
+describe('capacity report file', () => {
+  it('matches its schema with a projection, a target and a calibrated CPU bound', () => {
+    const report = capacityFromSample(
+      sample({ throughputRps: 1500, cpuSecondsPerRow: 0.0006, externalCpuSecondsPerRow: 0.0003 }),
+      { rows: 500_000, hostProfile: i5, targetRateRps: 1000 / 60 },
+    );
+    expect(capacityReportProblems(JSON.parse(JSON.stringify(report)))).toEqual([]);
+  });
+
+  it('names the field a broken report gets wrong', () => {
+    const report = JSON.parse(JSON.stringify(capacityFromSample(sample({}), { rows: 10 })));
+    report.forecast.bottleneck.regime = 'slow';
+    delete report.host.max;
+    const problems = capacityReportProblems(report).join('\n');
+    expect(problems).toContain('/forecast/bottleneck/regime: must be one of');
+    expect(problems).toContain('/host: missing field "max"');
+  });
+});

@@ -1,0 +1,922 @@
+import { SampleUnusableError } from '../errors.js';
+import {
+  type Bottleneck,
+  CAPACITY_REPORT_KIND,
+  CAPACITY_REPORT_VERSION,
+  type CapacityBound,
+  type CapacityReport,
+  type CapacityStage,
+  type CapacityStagePoint,
+  type HostCapacity,
+  type TargetAnswer,
+  type Traced,
+} from './capacity-report.js';
+import type { HostProfile } from './host-profile.js';
+import {
+  PIPELINE_SAMPLE_KIND,
+  PIPELINE_SAMPLE_VERSION,
+  type PipelineSample,
+  type StageName,
+  type StagePoint,
+} from './pipeline-sample.js';
+import { fitUsl, type UslFit, uslConcurrencyFor, uslThroughput } from './usl-fit.js';
+
+/**
+ * The capacity model. Stages of the pipeline run at the same time on different rows, so the
+ * pipeline's rate is the lowest of its ceilings: each stage's capacity at its concurrency, the CPU
+ * that every stage (and co-located simulators) share, one Node process's single core, and the LLM
+ * provider's rpm/tpm limits. Time for R rows = R ÷ that rate + fill and drain — never the sum of
+ * the stages' times. Memory = base RSS per process + memory per row in flight × rows in flight —
+ * never rows × MB per row.
+ */
+
+/** Settings of a capacity computation that are not in the sample. */
+export interface CapacityOptions {
+  rows: number;
+  /** A rate to size for, e.g. 1000/min = 16.67 rows/s. */
+  targetRateRps?: number;
+  /** Project the pipeline onto this host. */
+  hostProfile?: HostProfile;
+  /** Pipeline processes (measured mode: the sample ran one). */
+  processes?: number;
+  /** Rows in flight per stage per process; defaults to the combined window's, else the largest measured. */
+  concurrency?: Partial<Record<StageName, number>>;
+  /** Share of the cores' time the pipeline can use, unless the combined window calibrates it. */
+  usableCpuUtilisation?: number;
+  /** Share of a host's memory the pipeline may fill. */
+  usableMemoryFraction?: number;
+  /** Where the sample came from, for provenance (a file name, or "sample taken now"). */
+  source?: string;
+}
+
+/** Default share of the cores' time the pipeline can use: the OS, the database and the rest need some. */
+export const DEFAULT_USABLE_CPU = 0.9;
+/** Default share of memory the pipeline may fill, leaving the page cache and the OS room. */
+export const DEFAULT_USABLE_MEMORY = 0.9;
+/** Below this throughput ÷ λN a stage's curve has flattened: concurrency no longer buys throughput. */
+const FLATTENED_EFFICIENCY = 0.7;
+/** A combined window this far below the modelled stage ceiling was slowed by something shared: the CPU. */
+const COMBINED_SHORTFALL = 0.9;
+
+/** One stage as the model sees it, from a sample or a declared file. */
+export interface ModelStage {
+  stage: StageName;
+  points: CapacityStagePoint[];
+  fit: UslFit | null;
+  /** Configured rows in flight per process. */
+  concurrency: number;
+  /** Rows/s one process finishes in this stage at concurrency `n`. */
+  ratePerProcess(n: number): number;
+  /** Whether raising concurrency raises this stage's rate (false: a fixed per-process rate). */
+  scalesWithConcurrency: boolean;
+  /** The most one process gets from this stage by concurrency alone (the fitted curve's ceiling); null when unbounded. */
+  ceilingPerProcessRps: number | null;
+  /** Factor the fitted curve was scaled by to pass through the combined window (1 when not). */
+  fitScale: number;
+  capacitySource: string;
+  secondsPerRow: Traced | null;
+  /** Seconds per row measured nearest to concurrency `n` (per process); absent when it does not vary. */
+  secondsPerRowAt?: (n: number) => Traced | null;
+  cpuSecondsPerRow: Traced | null;
+  externalCpuSecondsPerRow: Traced | null;
+  externalLatencyMs: { p50: number; p95: number; mean: number } | null;
+  memoryPerInFlightBytes: Traced | null;
+}
+
+export interface HostSpec {
+  name: string;
+  /** Whether the simulators' CPU counts on this host (the sampled host: yes; a production profile: no,
+   * its sites and LLM are remote). */
+  simulatorsOnHost: boolean;
+  cpuModel?: string;
+  cores: number;
+  memoryBytes: number;
+  reservedMemoryBytes: number;
+}
+
+/** Everything the model needs, whichever way it was obtained. */
+export interface CapacityModelInput {
+  mode: 'measured' | 'declared';
+  source: string;
+  rows: number;
+  targetRateRps: number | null;
+  host: HostSpec;
+  profile: HostSpec | null;
+  processes: number;
+  stages: ModelStage[];
+  /** Slots per process that every stage shares (one worker pool serving every queue); null when each stage has its own. */
+  sharedSlotsPerProcess: number | null;
+  baseRssBytes: Traced | null;
+  cpuSecondsPerRow: Traced | null;
+  externalCpuSecondsPerRow: Traced | null;
+  colocatedSimulators: boolean;
+  usableCpuUtilisation: Traced;
+  coresPerProcess: Traced | null;
+  usableMemoryFraction: number;
+  llm: { rpm: number | null; tpm: number | null; tokensPerMessage: number | null; source: string };
+  fillS: Traced;
+  /** The rate measured with every stage at once at exactly the configured concurrency on `host`. */
+  measuredRate: Traced | null;
+  combined: CapacityReport['inputs']['combined'];
+  notes: string[];
+}
+
+/** Computes the capacity report from a pipeline sample (measured mode). */
+export function capacityFromSample(sample: PipelineSample, opts: CapacityOptions): CapacityReport {
+  return buildCapacityReport(modelInputFromSample(sample, opts));
+}
+
+/** Turns a sample into model input: a USL fit per stage, and the CPU bound calibrated by the combined window. */
+export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptions): CapacityModelInput {
+  const source = opts.source ?? 'pipeline sample';
+  checkSample(sample, source);
+  const combined = sample.combined;
+  const notes: string[] = [];
+  const colocated = sample.world.colocatedSimulators;
+  const stages: ModelStage[] = [];
+  for (const measurement of sample.stages) {
+    const usable = measurement.points.filter((p) => p.throughputRps > 0 && p.items > 0);
+    const name = measurement.stage;
+    const at = (i: number) => `${source}: stages.${name} point N=${usable[i]!.concurrency}`;
+    const fit = fitUsl(usable.map((p) => ({ concurrency: p.concurrency, throughputRps: p.throughputRps })));
+    const largest = Math.max(...usable.map((p) => p.concurrency));
+    const concurrency = opts.concurrency?.[name] ?? combined?.concurrency[name] ?? largest;
+    const near = nearestPoint(usable, concurrency);
+    const point = usable[near]!;
+    const littleAt = (i: number): Traced => ({
+      value: usable[i]!.meanInFlight / usable[i]!.throughputRps,
+      source: `${at(i)}: mean in flight ${fmt(usable[i]!.meanInFlight, 1)} ÷ ${fmt(usable[i]!.throughputRps, 1)} rows/s (Little's law)`,
+    });
+    const extrapolated =
+      concurrency > fit.maxConcurrency * 1.05 || concurrency < fit.minConcurrency / 1.05
+        ? `, extrapolated from N=${fit.minConcurrency}…${fit.maxConcurrency}`
+        : '';
+    stages.push({
+      stage: name,
+      points: usable.map((p) => ({
+        concurrency: p.concurrency,
+        throughputRps: p.throughputRps,
+        meanInFlight: p.meanInFlight,
+        cpuSecondsPerItem: p.cpuSecondsPerItem,
+        rssBytes: p.rssBytes,
+      })),
+      fit,
+      concurrency,
+      ratePerProcess: (n) => uslThroughput(fit, n),
+      scalesWithConcurrency: true,
+      ceilingPerProcessRps: fit.ceilingRps,
+      fitScale: 1,
+      capacitySource: `USL fit of ${source}: stages.${name} (${usable.length} points) at N=${fmt(concurrency)}${extrapolated}`,
+      secondsPerRow: littleAt(near),
+      secondsPerRowAt: (n) => littleAt(nearestPoint(usable, n)),
+      cpuSecondsPerRow: { value: point.cpuSecondsPerItem, source: `${at(near)}: pipeline CPU per row` },
+      externalCpuSecondsPerRow: colocated
+        ? { value: point.externalCpuSecondsPerItem, source: `${at(near)}: simulators' CPU per row` }
+        : null,
+      externalLatencyMs: point.externalLatencyMs ?? null,
+      memoryPerInFlightBytes: memoryPerInFlight(usable, sample.baseRssBytes, `${source}: stages.${name}`),
+    });
+  }
+
+  const missing = (['ingest', 'scrape', 'ai', 'write'] as const).filter(
+    (n) => !stages.some((s) => s.stage === n),
+  );
+  if (missing.length)
+    notes.push(
+      `Not measured: ${missing.join(', ')}. Their capacity is not in the model, so the bottleneck may be missing; sample for longer.`,
+    );
+  if (!combined)
+    notes.push(
+      'No combined window (every stage at once): the CPU bound adds up the stages measured one at a time and may be optimistic.',
+    );
+  // Per-row CPU: the stages were measured one at a time; with every stage at once the same row
+  // costs more (one event loop, one heap and GC, the database and the simulators all compete), so
+  // the combined window's CPU per row is the figure that holds when the pipeline really runs.
+  const stageCpu = sum(stages.map((s) => s.cpuSecondsPerRow?.value ?? 0));
+  const stageExternal = sum(stages.map((s) => s.externalCpuSecondsPerRow?.value ?? 0));
+  const cpuSecondsPerRow: Traced = combined
+    ? {
+        value: combined.cpuSecondsPerRow,
+        source: `${source}: combined window, pipeline CPU per row (all stages at once)`,
+      }
+    : { value: stageCpu, source: `${source}: sum of the stages' CPU per row (measured one stage at a time)` };
+  const externalCpuSecondsPerRow: Traced | null = colocated
+    ? combined
+      ? {
+          value: combined.externalCpuSecondsPerRow,
+          source: `${source}: combined window, simulators' CPU per row`,
+        }
+      : { value: stageExternal, source: `${source}: sum of the stages' simulator CPU per row` }
+    : null;
+  if (combined && stageCpu > 0)
+    notes.push(
+      `CPU per row with every stage at once: ${ms(combined.cpuSecondsPerRow)} (the stages alone add up to ${ms(stageCpu)}); the model uses the combined figure.`,
+    );
+
+  let usableCpu: Traced = opts.usableCpuUtilisation
+    ? { value: opts.usableCpuUtilisation, source: 'given (--usable-cpu)' }
+    : {
+        value: DEFAULT_USABLE_CPU,
+        source: `assumed: ${DEFAULT_USABLE_CPU * 100} % of the cores' time (the OS and other processes need the rest)`,
+      };
+  // A Node process runs its JavaScript on one event loop: one core, whatever the host has.
+  let coresPerProcess: Traced = { value: 1, source: 'one Node event loop per process runs on one core' };
+  let measuredRate: Traced | null = null;
+  const processes = opts.processes ?? 1;
+  const configured = (s: ModelStage) => (combined ? combined.concurrency[s.stage] === s.concurrency : false);
+  if (combined && processes === 1 && stages.every(configured)) {
+    measuredRate = {
+      value: combined.throughputRps,
+      source: `${source}: combined window, ${fmt(combined.windowS, 0)} s with every stage at its configured concurrency`,
+    };
+    // Calibration. When all stages at once ran clearly slower than the slowest stage alone, what
+    // held them back is shared: the cores (or the one event loop). The CPU they actually got is
+    // then the usable CPU under contention, which no isolated stage measurement can show; using it
+    // makes the CPU ceiling on this host equal to what the combined window achieved.
+    const stageCeiling = Math.min(...stages.map((s) => s.ratePerProcess(s.concurrency)));
+    const llmCeiling = llmBoundRps(
+      sample.world.llmRpm,
+      sample.world.llmTpm,
+      sample.world.llmTokensPerMessage,
+    );
+    const modelled = Math.min(stageCeiling, llmCeiling ?? Number.POSITIVE_INFINITY);
+    if (combined.throughputRps < COMBINED_SHORTFALL * modelled && combined.cpuSecondsPerRow > 0) {
+      const processCores = combined.throughputRps * combined.cpuSecondsPerRow;
+      const hostCores =
+        combined.throughputRps * (combined.cpuSecondsPerRow + (externalCpuSecondsPerRow?.value ?? 0));
+      const hostShare = hostCores / sample.host.cores;
+      // A share the user gave is kept; then only the one-process bound can be calibrated.
+      if (processCores >= hostShare || opts.usableCpuUtilisation !== undefined) {
+        coresPerProcess = {
+          value: processCores,
+          source: `calibrated: the pipeline process used ${fmt(processCores, 2)} cores in the combined window (${fmt(combined.throughputRps, 0)} rows/s × ${ms(combined.cpuSecondsPerRow)})`,
+        };
+      } else {
+        usableCpu = {
+          value: hostShare,
+          source: `calibrated: the combined window used ${fmt(hostShare * 100, 0)} % of ${sample.host.cores} cores (${fmt(combined.throughputRps, 0)} rows/s × ${ms(combined.cpuSecondsPerRow + (externalCpuSecondsPerRow?.value ?? 0))})`,
+        };
+      }
+      notes.push(
+        `All stages at once did ${fmt(combined.throughputRps, 0)} rows/s, below the slowest stage alone (${fmt(modelled, 0)} rows/s): the CPU bound is calibrated from that window.`,
+      );
+      if (processCores < 0.7 && hostShare < 0.7)
+        notes.push(
+          `That window used only ${fmt(processCores, 2)} cores in the pipeline process and ${fmt(hostShare * 100, 0)} % of the host: something else shared (the database, a lock) may be the limit; the calibrated CPU bound stands in for it.`,
+        );
+    } else {
+      // A stage whose isolated fit gives less at its configured concurrency than every stage
+      // together achieved is underestimated there (a noisy or extrapolated point): it did at least
+      // the combined rate, so its curve is scaled up to pass through it.
+      for (const s of stages) {
+        const fitted = s.ratePerProcess(s.concurrency);
+        if (fitted >= combined.throughputRps) continue;
+        const scale = combined.throughputRps / fitted;
+        const fit = s.fit!;
+        s.ratePerProcess = (n) => scale * uslThroughput(fit, n);
+        if (s.ceilingPerProcessRps !== null) s.ceilingPerProcessRps *= scale;
+        s.fitScale = scale;
+        s.capacitySource += `, raised ×${fmt(scale, 2)} to the combined window's ${fmt(combined.throughputRps, 0)} rows/s (the fit alone gave ${fmt(fitted, 0)})`;
+        notes.push(
+          `${s.stage}'s fit gives ${fmt(fitted, 0)} rows/s at N=${fmt(s.concurrency)}, less than the ${fmt(combined.throughputRps, 0)} rows/s all stages did together: its curve is scaled up to the combined window.`,
+        );
+      }
+    }
+    // Memory per row in flight, from the window that ran the configured pipeline: RSS above idle ÷
+    // the rows in flight then (Little's law per stage at the combined rate). Isolated windows run
+    // one after another in one process, so their RSS also carries what earlier windows left behind.
+    const inFlight = sum(
+      stages.map((s) => Math.min(s.concurrency, combined.throughputRps * (s.secondsPerRow?.value ?? 0))),
+    );
+    if (inFlight > 0) {
+      const perRow: Traced = {
+        value: Math.max(0, (combined.rssBytes - sample.baseRssBytes) / inFlight),
+        source: `${source}: combined window, (RSS ${mb(combined.rssBytes)} − idle ${mb(sample.baseRssBytes)}) ÷ ${fmt(inFlight)} rows in flight`,
+      };
+      for (const s of stages) s.memoryPerInFlightBytes = perRow;
+    }
+  }
+
+  const baseRss: Traced = {
+    value: sample.baseRssBytes,
+    source: `${source}: RSS of the idle pipeline process`,
+  };
+  const fillS: Traced = combined
+    ? { value: combined.fillS, source: `${source}: combined window, time until the first row was complete` }
+    : {
+        value: sum(stages.map((s) => s.secondsPerRow?.value ?? 0)),
+        source: "sum of the stages' seconds per row (the first row passes through each in turn)",
+      };
+  return {
+    mode: 'measured',
+    source,
+    rows: opts.rows,
+    targetRateRps: opts.targetRateRps ?? null,
+    host: {
+      name: 'sampled host',
+      simulatorsOnHost: true,
+      cpuModel: sample.host.cpuModel,
+      cores: sample.host.cores,
+      memoryBytes: sample.host.memoryBytes,
+      reservedMemoryBytes: 0,
+    },
+    profile: opts.hostProfile ? hostSpecFromProfile(opts.hostProfile) : null,
+    processes,
+    stages,
+    sharedSlotsPerProcess: null,
+    baseRssBytes: baseRss,
+    cpuSecondsPerRow,
+    externalCpuSecondsPerRow,
+    colocatedSimulators: colocated,
+    usableCpuUtilisation: usableCpu,
+    coresPerProcess,
+    usableMemoryFraction: opts.usableMemoryFraction ?? DEFAULT_USABLE_MEMORY,
+    llm: {
+      rpm: sample.world.llmRpm ?? null,
+      tpm: sample.world.llmTpm ?? null,
+      tokensPerMessage: sample.world.llmTokensPerMessage ?? null,
+      source: `${source}: the simulated LLM's settings`,
+    },
+    fillS,
+    measuredRate,
+    combined: combined
+      ? {
+          throughputRps: combined.throughputRps,
+          cpuSecondsPerRow: combined.cpuSecondsPerRow,
+          fillS: combined.fillS,
+          rssBytes: combined.rssBytes,
+        }
+      : null,
+    notes,
+  };
+}
+
+/** A host profile as the model sees it. */
+export function hostSpecFromProfile(profile: HostProfile): HostSpec {
+  return {
+    name: profile.name,
+    simulatorsOnHost: false,
+    cpuModel: profile.cpuModel,
+    cores: profile.cores,
+    memoryBytes: profile.memoryBytes,
+    reservedMemoryBytes: profile.reservedMemoryBytes ?? 0,
+  };
+}
+
+function checkSample(sample: PipelineSample, source: string): void {
+  const problems: string[] = [];
+  if (sample.kind !== PIPELINE_SAMPLE_KIND)
+    problems.push(`kind is ${JSON.stringify(sample.kind)}, expected "${PIPELINE_SAMPLE_KIND}"`);
+  else if (sample.version !== PIPELINE_SAMPLE_VERSION)
+    problems.push(
+      `version ${JSON.stringify(sample.version)}: this headroom reads version ${PIPELINE_SAMPLE_VERSION}`,
+    );
+  if (!Array.isArray(sample.stages) || sample.stages.length === 0)
+    problems.push('/stages: no stage was measured');
+  (sample.stages ?? []).forEach((s, i) => {
+    if (!s.points?.some((p) => p.throughputRps > 0 && p.items > 0))
+      problems.push(`/stages/${i} (${s.stage}): no point finished any rows; sample for longer`);
+  });
+  if (!(sample.host?.cores >= 1)) problems.push('/host/cores: missing');
+  if (problems.length) throw new SampleUnusableError(source, problems);
+}
+
+function nearestPoint(points: StagePoint[], concurrency: number): number {
+  let best = 0;
+  for (let i = 1; i < points.length; i++) {
+    const d = Math.abs(Math.log(points[i]!.concurrency / concurrency));
+    if (d < Math.abs(Math.log(points[best]!.concurrency / concurrency))) best = i;
+  }
+  return best;
+}
+
+/** Slope of RSS on rows in flight over a stage's points (OLS), or (RSS − base) ÷ in flight from one point. */
+function memoryPerInFlight(points: StagePoint[], baseRssBytes: number, at: string): Traced | null {
+  const xs = points.map((p) => p.meanInFlight);
+  const ys = points.map((p) => p.rssBytes);
+  if (new Set(xs).size >= 2) {
+    const mx = sum(xs) / xs.length;
+    const my = sum(ys) / ys.length;
+    let sxy = 0;
+    let sxx = 0;
+    for (let i = 0; i < xs.length; i++) {
+      sxy += (xs[i]! - mx) * (ys[i]! - my);
+      sxx += (xs[i]! - mx) ** 2;
+    }
+    return {
+      value: Math.max(0, sxy / sxx),
+      source: `${at}: slope of peak RSS on mean rows in flight over ${points.length} points`,
+    };
+  }
+  const p = points[0];
+  if (!p || p.meanInFlight <= 0) return null;
+  return {
+    value: Math.max(0, (p.rssBytes - baseRssBytes) / p.meanInFlight),
+    source: `${at}: (RSS − idle RSS) ÷ rows in flight at N=${p.concurrency} (one point)`,
+  };
+}
+
+function llmBoundRps(
+  rpm?: number | null,
+  tpm?: number | null,
+  tokensPerMessage?: number | null,
+): number | null {
+  const bounds: number[] = [];
+  if (rpm) bounds.push(rpm / 60);
+  if (tpm && tokensPerMessage) bounds.push(tpm / 60 / tokensPerMessage);
+  return bounds.length ? Math.min(...bounds) : null;
+}
+
+/** Computes the report from model input: bounds, bottleneck, time for R rows, target, projection. */
+export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
+  const host = evaluateHost(input, input.host, input.processes, input.measuredRate);
+  const projection = input.profile ? evaluateHost(input, input.profile, input.processes, null) : null;
+  const stages: CapacityStage[] = input.stages.map((s) => {
+    const capacity = input.processes * s.ratePerProcess(s.concurrency);
+    const efficiency = s.fit ? uslThroughput(s.fit, s.concurrency) / (s.fit.lambda * s.concurrency) : null;
+    return {
+      stage: s.stage,
+      points: s.points,
+      fit: s.fit,
+      concurrency: s.concurrency,
+      processes: input.processes,
+      capacityRps: { value: capacity, source: s.capacitySource },
+      secondsPerRow: s.secondsPerRow,
+      cpuSecondsPerRow: s.cpuSecondsPerRow,
+      externalCpuSecondsPerRow: s.externalCpuSecondsPerRow,
+      externalLatencyMs: s.externalLatencyMs,
+      memoryPerInFlightBytes: s.memoryPerInFlightBytes,
+      efficiency,
+      regime: !s.scalesWithConcurrency
+        ? 'declared-rate'
+        : efficiency !== null && efficiency < FLATTENED_EFFICIENCY
+          ? 'contention-bound'
+          : 'latency-bound',
+      timeForRowsS: input.rows / capacity,
+    };
+  });
+  const fillAndDrainS = fillAndDrain(input, bottleneckStageOf(host.bottleneck));
+  const totalS = input.rows / host.rateRps + fillAndDrainS.value;
+  const notes = [...input.notes];
+  if (projection === null && input.mode === 'measured')
+    notes.push('No host profile given: figures are for the sampled host only (--host-profile to project).');
+  if (input.profile && input.colocatedSimulators && input.externalCpuSecondsPerRow)
+    notes.push(
+      `On ${input.profile.name} the simulators' CPU (${ms(input.externalCpuSecondsPerRow.value)} per row here) is not counted: there the sites and the LLM are remote.`,
+    );
+  return {
+    kind: CAPACITY_REPORT_KIND,
+    version: CAPACITY_REPORT_VERSION,
+    createdAt: new Date().toISOString(),
+    mode: input.mode,
+    inputs: {
+      rows: input.rows,
+      targetRateRps: input.targetRateRps,
+      source: input.source,
+      colocatedSimulators: input.colocatedSimulators,
+      usableCpuUtilisation: input.usableCpuUtilisation,
+      coresPerProcess: input.coresPerProcess,
+      usableMemoryFraction: input.usableMemoryFraction,
+      baseRssBytes: input.baseRssBytes,
+      cpuSecondsPerRow: input.cpuSecondsPerRow,
+      externalCpuSecondsPerRow: input.externalCpuSecondsPerRow,
+      llm: input.llm,
+      combined: input.combined,
+    },
+    stages,
+    forecast: {
+      rows: input.rows,
+      rateRps: host.rateRps,
+      rateSource: host.rateSource,
+      bottleneck: host.bottleneck,
+      fillS: input.fillS,
+      fillAndDrainS,
+      totalS,
+      hours: totalS / 3600,
+      sumOfStageTimesS: sum(stages.map((s) => s.timeForRowsS)),
+    },
+    host,
+    projection,
+    target:
+      input.targetRateRps === null
+        ? null
+        : answerTarget(input, input.profile ?? input.host, input.targetRateRps),
+    notes,
+  };
+}
+
+/**
+ * The time R rows take beyond R ÷ rate. The first row needs the fill time to get through every
+ * stage; but a stage that keeps N rows in flight at X rows/s empties its last N rows in N ÷ X = W
+ * seconds, the time those rows take anyway, so the bottleneck stage's own time per row is already
+ * inside R ÷ X. When the limit is shared (the CPU, one process, shared slots, the LLM tier) every
+ * stage flows at X from the start, so every stage's time per row is inside it and only the start-up
+ * before the first row enters a stage is left.
+ */
+/** The stage a bound holds back (the AI stage for the LLM's limits); null for a shared limit. */
+function bottleneckStageOf(bound: CapacityBound): StageName | null {
+  return bound.kind === 'stage' || bound.kind === 'llm-rpm' || bound.kind === 'llm-tpm' ? (bound.stage ?? null) : null;
+}
+
+function fillAndDrain(input: CapacityModelInput, bottleneckStage: StageName | null): Traced {
+  const w = (s: ModelStage) => s.secondsPerRow?.value ?? 0;
+  const inside = bottleneckStage
+    ? w(input.stages.find((s) => s.stage === bottleneckStage) ?? input.stages[0]!)
+    : sum(input.stages.map(w));
+  const value = Math.max(0, input.fillS.value - inside);
+  return {
+    value,
+    source:
+      `${fmt(input.fillS.value, 2)} s until the first row was through (${input.fillS.source}) − ${fmt(inside, 2)} s already inside R ÷ rate ` +
+      `(${bottleneckStage ? `${bottleneckStage}'s own time per row` : "every stage's time per row: the limit is shared"})`,
+  };
+}
+
+/** Total CPU seconds per row on the host's cores: the pipeline's, plus co-located simulators'. */
+function hostCpuPerRow(input: CapacityModelInput, host: HostSpec): number | null {
+  if (!input.cpuSecondsPerRow) return null;
+  return (
+    input.cpuSecondsPerRow.value +
+    (input.colocatedSimulators && host.simulatorsOnHost ? (input.externalCpuSecondsPerRow?.value ?? 0) : 0)
+  );
+}
+
+/** Every ceiling on the rate at the configured concurrency with `processes` pipeline processes on `host`. */
+export function capacityBounds(
+  input: CapacityModelInput,
+  host: HostSpec,
+  processes: number,
+): CapacityBound[] {
+  const bounds: CapacityBound[] = [];
+  for (const s of input.stages) {
+    const perProcess = s.ratePerProcess(s.concurrency);
+    const rate = processes * perProcess;
+    const efficiency = s.fit ? uslThroughput(s.fit, s.concurrency) / (s.fit.lambda * s.concurrency) : null;
+    const flattened = efficiency !== null && efficiency < FLATTENED_EFFICIENCY;
+    const inFlight = processes * s.concurrency;
+    const w = s.secondsPerRow?.value;
+    const little =
+      w !== undefined && w > 0
+        ? `${fmt(inFlight)} rows in flight ÷ ${fmt(w, 3)} s per row ≈ ${fmt(inFlight / w, 1)} rows/s (Little's law)`
+        : `${fmt(rate, 2)} rows/s`;
+    if (!s.scalesWithConcurrency) {
+      const implied = inFlight / rate;
+      bounds.push({
+        kind: 'stage',
+        stage: s.stage,
+        rateRps: rate,
+        regime: 'declared-rate',
+        source: s.capacitySource,
+        explanation:
+          `${s.stage}: ${fmt(rate, 2)} rows/s, declared as a fixed rate (more concurrency does not change it); ` +
+          `with ${fmt(inFlight)} rows in flight that would be ${fmt(implied, 3)} s per row (Little's law)`,
+      });
+      continue;
+    }
+    bounds.push({
+      kind: 'stage',
+      stage: s.stage,
+      rateRps: rate,
+      regime: flattened ? 'contention-bound' : 'latency-bound',
+      source: s.capacitySource,
+      explanation: flattened
+        ? `${s.stage} has flattened: at N=${fmt(s.concurrency)} it gives ${fmt((efficiency ?? 0) * 100, 0)} % of linear scaling ` +
+          `(USL σ=${fmt(s.fit!.sigma, 4)}, κ=${s.fit!.kappa.toExponential(2)}${s.fit!.peakConcurrency ? `, peak at N*=${fmt(s.fit!.peakConcurrency)}` : ''}): ` +
+          `${fmt(rate, 1)} rows/s; more concurrency adds little`
+        : `${s.stage}: ${little}${s.fit ? `; fitted ${fmt(rate, 1)} rows/s` : ''} — rows wait on ${waitsOn(s.stage)}`,
+    });
+  }
+  const shared = sharedSlots(input);
+  if (shared) {
+    const slots = processes * shared.slotsPerProcess;
+    const rate = slots / shared.secondsPerRow;
+    bounds.push({
+      kind: 'slots',
+      rateRps: rate,
+      regime: 'latency-bound',
+      source: shared.source,
+      explanation: `${fmt(slots)} worker slots shared by every stage ÷ ${fmt(shared.secondsPerRow, 3)} s a row holds one (${shared.parts}) ≈ ${fmt(rate, 2)} rows/s (Little's law)`,
+    });
+  }
+  const cpu = hostCpuPerRow(input, host);
+  const simulators = input.colocatedSimulators && host.simulatorsOnHost;
+  if (cpu && cpu > 0) {
+    const rate = (host.cores * input.usableCpuUtilisation.value) / cpu;
+    bounds.push({
+      kind: 'cpu',
+      rateRps: rate,
+      regime: 'cpu-bound',
+      source: `${input.cpuSecondsPerRow!.source}${simulators ? ` + ${input.externalCpuSecondsPerRow?.source ?? 'simulators'}` : ''}; ${input.usableCpuUtilisation.source}`,
+      explanation:
+        `every stage${simulators ? ' and the co-located simulators' : ''} share ${host.cores} cores: ` +
+        `${host.cores} × ${fmt(input.usableCpuUtilisation.value * 100, 0)} % usable ÷ ${ms(cpu)} CPU per row ≈ ${fmt(rate, 1)} rows/s`,
+    });
+  }
+  if (input.coresPerProcess && input.cpuSecondsPerRow && input.cpuSecondsPerRow.value > 0) {
+    const perProcess = input.coresPerProcess.value / input.cpuSecondsPerRow.value;
+    const usableProcesses = Math.min(processes, host.cores / input.coresPerProcess.value);
+    const rate = usableProcesses * perProcess;
+    bounds.push({
+      kind: 'process',
+      rateRps: rate,
+      regime: 'cpu-bound',
+      source: `${input.coresPerProcess.source}; ${input.cpuSecondsPerRow.source}`,
+      explanation: `${fmt(processes)} pipeline process${processes === 1 ? '' : 'es'} × ${fmt(input.coresPerProcess.value, 2)} core ÷ ${ms(input.cpuSecondsPerRow.value)} CPU per row ≈ ${fmt(rate, 1)} rows/s`,
+    });
+  }
+  if (input.llm.rpm) {
+    const rate = input.llm.rpm / 60;
+    bounds.push({
+      kind: 'llm-rpm',
+      stage: 'ai',
+      rateRps: rate,
+      regime: 'provider-limit',
+      source: input.llm.source,
+      explanation: `the LLM provider allows ${fmt(input.llm.rpm)} requests/min = ${fmt(rate, 2)} rows/s (one request per row)`,
+    });
+  }
+  if (input.llm.tpm && input.llm.tokensPerMessage) {
+    const rate = input.llm.tpm / 60 / input.llm.tokensPerMessage;
+    bounds.push({
+      kind: 'llm-tpm',
+      stage: 'ai',
+      rateRps: rate,
+      regime: 'provider-limit',
+      source: input.llm.source,
+      explanation: `the LLM provider allows ${fmt(input.llm.tpm)} tokens/min ÷ ${fmt(input.llm.tokensPerMessage)} tokens per message = ${fmt(rate, 2)} rows/s`,
+    });
+  }
+  return bounds.sort((a, b) => a.rateRps - b.rateRps);
+}
+
+/** Slots shared by every stage: a row holds one for the sum of the stages' seconds per row. */
+function sharedSlots(
+  input: CapacityModelInput,
+): { slotsPerProcess: number; secondsPerRow: number; parts: string; source: string } | null {
+  if (!input.sharedSlotsPerProcess) return null;
+  const known = input.stages.filter((s) => s.secondsPerRow);
+  if (known.length === 0) return null;
+  const missing = input.stages.filter((s) => !s.secondsPerRow).map((s) => s.stage);
+  return {
+    slotsPerProcess: input.sharedSlotsPerProcess,
+    secondsPerRow: sum(known.map((s) => s.secondsPerRow!.value)),
+    parts:
+      known.map((s) => `${s.stage} ${fmt(s.secondsPerRow!.value, 3)} s`).join(' + ') +
+      (missing.length ? `; ${missing.join(', ')}: no time per row known, counted as 0` : ''),
+    source: `${input.source}: workers shared by every stage; ${known.map((s) => s.secondsPerRow!.source).join('; ')}`,
+  };
+}
+
+function waitsOn(stage: StageName): string {
+  if (stage === 'scrape') return 'the sites';
+  if (stage === 'ai') return 'the LLM';
+  if (stage === 'write') return 'the database';
+  return 'the upload';
+}
+
+/** The advice that goes with a bound, in the words of the regime. */
+export function adviceFor(bound: CapacityBound, input: CapacityModelInput, host: HostSpec): string {
+  switch (bound.kind) {
+    case 'stage': {
+      const stage = input.stages.find((s) => s.stage === bound.stage);
+      if (stage && !stage.scalesWithConcurrency)
+        return `find what holds ${bound.stage} to ${fmt(bound.rateRps, 2)} rows/s: a provider limit (declare llm.rpm/tpm), serial work (declare cpuMsPerRow), or waiting (declare latencyMs); a fixed rate says nothing about what concurrency buys`;
+      if (bound.regime === 'contention-bound')
+        return `cheaper per-row work in ${bound.stage}, or more processes: more concurrency no longer helps`;
+      return `raise concurrency: ${bound.stage} throughput follows rows in flight ÷ seconds per row while the CPU has room`;
+    }
+    case 'slots':
+      return 'raise concurrency: every row waits on sites and the LLM while holding a worker slot, so more slots (or processes) carry more rows per second';
+    case 'cpu':
+      return `more cores or cheaper per-row work: the ${host.cores} cores are full, so more concurrency only queues rows`;
+    case 'process':
+      return `more pipeline processes (up to one per core: ${host.cores}), or cheaper per-row work`;
+    case 'llm-rpm':
+    case 'llm-tpm': {
+      const rate = input.targetRateRps ?? bound.rateRps;
+      return `a higher LLM tier: ${fmt(rate * 60)} requests/min${input.llm.tokensPerMessage ? ` and ${fmt(rate * 60 * input.llm.tokensPerMessage)} tokens/min` : ''} for ${fmt(rate * 60)} rows/min`;
+    }
+  }
+}
+
+function evaluateHost(
+  input: CapacityModelInput,
+  host: HostSpec,
+  processes: number,
+  measuredRate: Traced | null,
+): HostCapacity {
+  const bounds = capacityBounds(input, host, processes);
+  if (bounds.length === 0) throw new SampleUnusableError(input.source, ['no stage has a rate']);
+  const lowest = bounds[0]!;
+  // The combined window measured exactly this configuration on this host: its rate is the forecast.
+  // The bottleneck is the modelled bound nearest to it (after calibration, the one that binds).
+  const rateRps = measuredRate ? measuredRate.value : lowest.rateRps;
+  const binding = measuredRate
+    ? bounds.reduce((best, b) =>
+        Math.abs(Math.log(b.rateRps / rateRps)) < Math.abs(Math.log(best.rateRps / rateRps)) ? b : best,
+      )
+    : lowest;
+  const bottleneck: Bottleneck = { ...binding, advice: adviceFor(binding, input, host) };
+  const cpu = hostCpuPerRow(input, host);
+  const cpuUtilisation = cpu === null ? null : (rateRps * cpu) / host.cores;
+  const memoryUsed = memoryAt(input, processes, (s) =>
+    Math.min(processes * s.concurrency, rateRps * (s.secondsPerRow?.value ?? Number.POSITIVE_INFINITY)),
+  );
+  const available = host.memoryBytes - host.reservedMemoryBytes;
+  return {
+    name: host.name,
+    cpuModel: host.cpuModel,
+    cores: host.cores,
+    memoryBytes: host.memoryBytes,
+    reservedMemoryBytes: host.reservedMemoryBytes,
+    processes,
+    bounds,
+    rateRps,
+    rateSource: measuredRate
+      ? measuredRate.source
+      : `lowest bound: ${lowest.kind}${lowest.stage ? ` (${lowest.stage})` : ''}`,
+    bottleneck,
+    hoursForRows:
+      (input.rows / rateRps +
+        fillAndDrain(input, bottleneckStageOf(binding)).value) /
+      3600,
+    cpuUtilisation,
+    cpuCoresFree: cpuUtilisation === null ? null : host.cores * (1 - cpuUtilisation),
+    memoryUsedBytes: memoryUsed?.bytes ?? null,
+    memoryFreeBytes: memoryUsed ? available - memoryUsed.bytes : null,
+    memorySource: memoryUsed?.source ?? 'no base RSS or memory per row in flight known',
+    max: maxRate(input, host),
+  };
+}
+
+/**
+ * RAM = processes × base RSS + Σ stages (memory per row in flight × rows in flight), with rows in
+ * flight per stage given by `inFlight`. Never rows × MB per row: only rows in flight hold memory.
+ */
+function memoryAt(
+  input: CapacityModelInput,
+  processes: number,
+  inFlight: (s: ModelStage) => number,
+  capAtSlots = true,
+): { bytes: number; source: string } | null {
+  if (!input.baseRssBytes) return null;
+  let bytes = processes * input.baseRssBytes.value;
+  const parts = [`${fmt(processes)} × ${mb(input.baseRssBytes.value)} base`];
+  if (input.sharedSlotsPerProcess) {
+    // Shared slots: at most every slot holds a row, whichever stage it is in.
+    const perRow = Math.max(0, ...input.stages.map((s) => s.memoryPerInFlightBytes?.value ?? 0));
+    const wanted = sum(input.stages.map((s) => (Number.isFinite(inFlight(s)) ? inFlight(s) : 0)));
+    const rows = capAtSlots ? Math.min(processes * input.sharedSlotsPerProcess, wanted) : wanted;
+    bytes += rows * perRow;
+    parts.push(`${fmt(rows)} rows in flight (shared slots) × ${kb(perRow)}`);
+    return { bytes, source: parts.join(' + ') };
+  }
+  for (const s of input.stages) {
+    if (!s.memoryPerInFlightBytes) continue;
+    const rows = inFlight(s);
+    if (!Number.isFinite(rows)) continue;
+    bytes += rows * s.memoryPerInFlightBytes.value;
+    parts.push(`${fmt(rows)} in ${s.stage} × ${kb(s.memoryPerInFlightBytes.value)}`);
+  }
+  return { bytes, source: parts.join(' + ') };
+}
+
+function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max'] {
+  const processes = input.coresPerProcess
+    ? Math.max(input.processes, Math.floor(host.cores / input.coresPerProcess.value))
+    : input.processes;
+  const limits: Array<{ rate: number; by: string; stage?: StageName }> = [];
+  const cpu = hostCpuPerRow(input, host);
+  if (cpu && cpu > 0) limits.push({ rate: (host.cores * input.usableCpuUtilisation.value) / cpu, by: 'cpu' });
+  if (input.coresPerProcess && input.cpuSecondsPerRow && input.cpuSecondsPerRow.value > 0)
+    limits.push({
+      rate: (processes * input.coresPerProcess.value) / input.cpuSecondsPerRow.value,
+      by: 'processes',
+    });
+  const llm = llmBoundRps(input.llm.rpm, input.llm.tpm, input.llm.tokensPerMessage);
+  if (llm !== null) limits.push({ rate: llm, by: 'llm limits' });
+  for (const s of input.stages) {
+    if (!s.scalesWithConcurrency)
+      limits.push({ rate: processes * s.ratePerProcess(s.concurrency), by: `stage ${s.stage}`, stage: s.stage });
+    else if (s.ceilingPerProcessRps)
+      limits.push({
+        rate: processes * s.ceilingPerProcessRps,
+        by: `stage ${s.stage} (USL ceiling)`,
+        stage: s.stage,
+      });
+  }
+  if (input.baseRssBytes) {
+    const available =
+      host.memoryBytes * input.usableMemoryFraction -
+      host.reservedMemoryBytes -
+      processes * input.baseRssBytes.value;
+    const bytesPerRps = sum(
+      input.stages.map((s) => (s.memoryPerInFlightBytes?.value ?? 0) * (s.secondsPerRow?.value ?? 0)),
+    );
+    if (bytesPerRps > 0) limits.push({ rate: Math.max(0, available / bytesPerRps), by: 'memory' });
+  }
+  if (limits.length === 0 || limits.every((l) => !Number.isFinite(l.rate)))
+    return {
+      rateRps: null,
+      limitedBy: 'nothing known bounds it (no CPU per row)',
+      processes,
+      hoursForRows: null,
+    };
+  const lowest = limits.reduce((a, b) => (b.rate < a.rate ? b : a));
+  return {
+    rateRps: lowest.rate,
+    limitedBy: lowest.by,
+    processes,
+    hoursForRows:
+      lowest.rate > 0 ? (input.rows / lowest.rate + fillAndDrain(input, lowest.stage ?? null).value) / 3600 : null,
+  };
+}
+
+function answerTarget(input: CapacityModelInput, host: HostSpec, rateRps: number): TargetAnswer {
+  const notes: string[] = [];
+  const cpu = hostCpuPerRow(input, host);
+  const processesByCpu =
+    input.coresPerProcess && input.cpuSecondsPerRow
+      ? Math.max(1, ceilCount((rateRps * input.cpuSecondsPerRow.value) / input.coresPerProcess.value))
+      : null;
+  const processes = Math.max(processesByCpu ?? input.processes, 1);
+  const stages = input.stages.map((s) => {
+    let usl: number | null = null;
+    let perProcess: number | null = null;
+    if (s.fit) {
+      perProcess = uslConcurrencyFor(s.fit, rateRps / processes / s.fitScale);
+      usl = perProcess === null ? null : perProcess * processes;
+      if (perProcess === null)
+        notes.push(
+          `${s.stage} cannot reach ${fmt(rateRps, 1)} rows/s on ${processes} process${processes === 1 ? '' : 'es'}: its fitted curve tops out at ${fmt(processes * (s.ceilingPerProcessRps ?? 0), 1)} rows/s.`,
+        );
+    } else if (!s.scalesWithConcurrency && processes * s.ratePerProcess(s.concurrency) < rateRps) {
+      notes.push(
+        `${s.stage} was declared at ${fmt(input.processes * s.ratePerProcess(s.concurrency), 2)} rows/s in total, not per row in flight: more concurrency does not change it.`,
+      );
+    }
+    // Time per row depends on load (queueing, contention): take it from the measurement nearest
+    // the concurrency this rate needs, not from the configured one.
+    const traced = s.secondsPerRowAt ? s.secondsPerRowAt(perProcess ?? s.concurrency) : s.secondsPerRow;
+    const w = traced?.value ?? null;
+    return {
+      stage: s.stage,
+      secondsPerRow: w,
+      concurrencyLittle: w === null ? null : ceilCount(rateRps * w),
+      concurrencyUsl: usl === null ? null : ceilCount(usl),
+      source: traced?.source ?? 'no seconds per row known',
+    };
+  });
+  const ram = memoryAt(
+    input,
+    processes,
+    (s) => stages.find((t) => t.stage === s.stage)?.concurrencyLittle ?? Number.NaN,
+    false,
+  );
+  const cpuCoresNeeded = cpu === null ? null : (rateRps * cpu) / input.usableCpuUtilisation.value;
+  const llm = input.llm;
+  const tpmNeeded = llm.tokensPerMessage ? rateRps * 60 * llm.tokensPerMessage : null;
+  const rpmOk = llm.rpm ? llm.rpm >= rateRps * 60 : null;
+  const tpmOk = llm.tpm && tpmNeeded !== null ? llm.tpm >= tpmNeeded : null;
+  const sufficient = rpmOk === null && tpmOk === null ? null : rpmOk !== false && tpmOk !== false;
+  const available = host.memoryBytes * input.usableMemoryFraction - host.reservedMemoryBytes;
+  if (cpuCoresNeeded !== null && cpuCoresNeeded > host.cores)
+    notes.push(
+      `${fmt(cpuCoresNeeded, 1)} cores needed at ${fmt(input.usableCpuUtilisation.value * 100, 0)} % usable: more than the ${host.cores} of ${host.name}.`,
+    );
+  const shared = sharedSlots(input);
+  return {
+    rateRps,
+    host: host.name,
+    stages,
+    sharedSlots: shared ? ceilCount(rateRps * shared.secondsPerRow) : null,
+    cpuCoresNeeded,
+    processesByCpu,
+    ramBytes: ram?.bytes ?? null,
+    ramSource: ram?.source ?? 'no base RSS known',
+    llm: { rpmNeeded: rateRps * 60, tpmNeeded, rpmLimit: llm.rpm, tpmLimit: llm.tpm, sufficient },
+    fits: {
+      cores: cpuCoresNeeded === null ? null : cpuCoresNeeded <= host.cores,
+      memory: ram === null ? null : ram.bytes <= available,
+    },
+    notes,
+  };
+}
+
+/** Rounds a count up, ignoring floating-point dust: 1000/min × 7.5 s is 125 slots, not 126. */
+function ceilCount(x: number): number {
+  return Math.ceil(x * (1 - 1e-12));
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/** Numbers in explanations: grouped thousands, fixed decimals. */
+export function fmt(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return n > 0 ? '∞' : String(n);
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+const ms = (seconds: number) => `${fmt(seconds * 1000, 3)} ms`;
+const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
+const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;

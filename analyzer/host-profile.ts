@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import si from 'systeminformation';
+import { HostProfileInvalidError } from '../errors.js';
+import { explainSchemaError } from './explain-schema-error.js';
+import schema from './host-profile.schema.json' with { type: 'json' };
+
+export const HOST_PROFILE_KIND = 'headroom.host-profile';
+export const HOST_PROFILE_VERSION = 1;
+
+/** A machine a capacity report is projected onto: how many cores and how much memory it has. */
+export interface HostProfile {
+  kind: typeof HOST_PROFILE_KIND;
+  version: typeof HOST_PROFILE_VERSION;
+  /** Short name shown in reports. */
+  name: string;
+  cpuModel?: string;
+  /** Logical cores the pipeline may use. */
+  cores: number;
+  memoryBytes: number;
+  /** Memory already held by other services on the host (database, web server, OS). */
+  reservedMemoryBytes?: number;
+  /** Where the figures come from. */
+  source?: string;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+const validate = ajv.compile<HostProfile>(schema);
+
+/** Profiles shipped with headroom, by name (`--host-profile i5-8500`). */
+export const BUNDLED_HOST_PROFILES = ['i5-8500'] as const;
+
+/** Validates parsed JSON as a host profile; a HostProfileInvalidError names each bad field. */
+export function parseHostProfile(data: unknown, source: string): HostProfile {
+  if (!validate(data)) throw new HostProfileInvalidError(source, validate.errors!.map(explainSchemaError));
+  if ((data.reservedMemoryBytes ?? 0) >= data.memoryBytes)
+    throw new HostProfileInvalidError(source, [
+      `/reservedMemoryBytes: must be less than memoryBytes (${data.memoryBytes}); nothing would be left for the pipeline`,
+    ]);
+  return data;
+}
+
+/** Reads a host profile from a file path, or a bundled profile by name (e.g. `i5-8500`). */
+export async function loadHostProfile(fileOrName: string): Promise<HostProfile> {
+  const file = (BUNDLED_HOST_PROFILES as readonly string[]).includes(fileOrName)
+    ? fileURLToPath(new URL(`./host-profiles/${fileOrName}.json`, import.meta.url))
+    : fileOrName;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new HostProfileInvalidError(
+      fileOrName,
+      [
+        `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give a file path or one of ${BUNDLED_HOST_PROFILES.join(', ')}`,
+      ],
+      { cause: err },
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new HostProfileInvalidError(fileOrName, [`it is not JSON (${(err as Error).message})`], {
+      cause: err,
+    });
+  }
+  return parseHostProfile(data, fileOrName);
+}
+
+/** Describes this machine as a host profile (systeminformation: CPU model, logical cores, memory). */
+export async function currentHostProfile(): Promise<HostProfile> {
+  const [cpu, mem] = await Promise.all([si.cpu(), si.mem()]);
+  const cpuModel = `${cpu.manufacturer} ${cpu.brand}`.trim();
+  return {
+    kind: HOST_PROFILE_KIND,
+    version: HOST_PROFILE_VERSION,
+    name: 'this host',
+    cpuModel: cpuModel || 'unknown',
+    cores: Math.max(1, cpu.cores),
+    memoryBytes: mem.total,
+    source: 'systeminformation on this machine',
+  };
+}

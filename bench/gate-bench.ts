@@ -1,0 +1,153 @@
+/**
+ * The regression gate on this machine, against the embedded pipeline: how often A/A comparisons
+ * raise a false alarm, how often an injected +10 % slowdown (`--slowdown 1.1`, CPU spun in
+ * proportion to each request's handling time) is caught, and how long the quick suite's gate takes.
+ *
+ *   npm run bench:gate [-- --comparisons 20 --trials 5 --scenario auth --interleave concurrent --no-suite]
+ *
+ * Each comparison is what `headroom gate --against` does for one scenario: two fresh pipeline
+ * processes (A and A for A/A; A and B, B with the slowdown, for A/B), the gate's warm-up and
+ * trials in rounds from one load generator, and the paired comparison. Fresh processes each time,
+ * because the difference between two processes of one build is part of what an A/A comparison
+ * must tolerate. The load generator and both targets share this machine's cores with whatever
+ * else runs on it.
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { compareScenarioTrials, type ScenarioGate } from '../analyzer/regression-gate.js';
+import { DEFAULT_GATE_TRIALS, runGate } from '../analyzer/run-gate.js';
+import { type RunSummary, summarizeRun } from '../analyzer/summary.js';
+import { type EmbeddedTarget, startEmbeddedTarget } from '../scenarios/embedded-target.js';
+import { gateSuite } from '../scenarios/gate-suite.js';
+import { type Interleave, runInterleavedTrials } from '../scenarios/trial-runner.js';
+
+const { values } = parseArgs({
+  options: {
+    comparisons: { type: 'string', default: '20' },
+    trials: { type: 'string', default: String(DEFAULT_GATE_TRIALS) },
+    scenario: { type: 'string', default: 'auth' },
+    slowdown: { type: 'string', default: '1.1' },
+    interleave: { type: 'string', default: 'concurrent' },
+    'no-suite': { type: 'boolean', default: false },
+  },
+});
+const comparisons = Number(values.comparisons);
+const trials = Number(values.trials);
+const interleave = values.interleave as Interleave;
+if (interleave !== 'concurrent' && interleave !== 'alternate')
+  throw new Error('--interleave: concurrent or alternate');
+const entry = gateSuite('quick').entries.find((e) => e.scenario === values.scenario);
+if (!entry) throw new Error(`the quick suite has no ${values.scenario} entry`);
+
+console.log(
+  `gate bench: ${comparisons} A/A and ${comparisons} A/B (--slowdown ${values.slowdown}) comparisons of ${entry.scenario}, ` +
+    `${trials} trials of ${entry.trialS} s per side (+${entry.warmupTrials} warm-up), ${interleave}; ` +
+    `${os.cpus().length} cores shared by the load generator, two pipeline processes and anything else running (load average ${os.loadavg()[0]!.toFixed(1)})`,
+);
+
+const startedMs = performance.now();
+let falseAlarms = 0;
+let detections = 0;
+const gatedVerdicts = { aa: new Map<string, number>(), ab: new Map<string, number>() };
+const spreads = new Map<string, number[]>();
+const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+
+// Targets are child processes: stop them when the bench is interrupted, or they outlive it.
+const running = new Set<EmbeddedTarget>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    void Promise.all([...running].map((t) => t.close())).finally(() => process.exit(130));
+  });
+
+/** One comparison as the gate makes it: two fresh targets, rounds of trials, paired comparison. */
+async function compareOnce(headArgs: string[]): Promise<{ gate: ScenarioGate; summaries: RunSummary[][] }> {
+  const targets = await Promise.all([startEmbeddedTarget(), startEmbeddedTarget({ args: headArgs })]);
+  for (const t of targets) running.add(t);
+  try {
+    const sides = await runInterleavedTrials(
+      targets.map((t, i) => ({ label: i ? 'head' : 'base', apiUrl: t.apiUrl })),
+      entry!,
+      { trials, interleave },
+    );
+    const summaries = sides.map((side) => side.map(summarizeRun));
+    return { gate: compareScenarioTrials(summaries[0]!, summaries[1]!, { paired: true }), summaries };
+  } finally {
+    await Promise.all(targets.map((t) => t.close()));
+    for (const t of targets) running.delete(t);
+  }
+}
+
+for (let c = 1; c <= comparisons; c++) {
+  // A/A and A/B alternate, so a change in the machine's load over the bench touches both.
+  const aa = await compareOnce([]);
+  const ab = await compareOnce(['--slowdown', values.slowdown]);
+  if (aa.gate.failed) falseAlarms++;
+  if (ab.gate.failed) detections++;
+  tally(aa.gate, gatedVerdicts.aa);
+  tally(ab.gate, gatedVerdicts.ab);
+  // Trial-to-trial spread (max/min − 1 within a side) of each figure, to see which is stable.
+  for (const side of [...aa.summaries, ab.summaries[0]!]) {
+    for (const name of Object.keys(side[0]!.figures)) {
+      const xs = side.map((s) => s.figures[name]?.value).filter((x): x is number => x !== undefined && x > 0);
+      if (xs.length === side.length)
+        spreads.set(name, [...(spreads.get(name) ?? []), Math.max(...xs) / Math.min(...xs) - 1]);
+    }
+  }
+  console.log(
+    `  ${String(c).padStart(2)}: A/A ${aa.gate.failed ? 'FALSE ALARM' : 'pass'} (${failedList(aa.gate) || gatedLine(aa.gate)}), ` +
+      `A/B ${ab.gate.failed ? 'detected' : 'MISSED'} (${failedList(ab.gate) || gatedLine(ab.gate)}); load average ${os.loadavg()[0]!.toFixed(1)}`,
+  );
+}
+const comparisonsS = (performance.now() - startedMs) / 1000;
+
+console.log('\nverdicts of gated figures (A/A | A/B):');
+for (const key of new Set([...gatedVerdicts.aa.keys(), ...gatedVerdicts.ab.keys()]))
+  console.log(
+    `  ${key.padEnd(40)} ${String(gatedVerdicts.aa.get(key) ?? 0).padStart(3)} | ${gatedVerdicts.ab.get(key) ?? 0}`,
+  );
+console.log('\nmedian trial-to-trial spread within a side (max/min − 1), latency and resource figures:');
+for (const [name, xs] of [...spreads].filter(([n]) => /^(latency|server)/.test(n)).sort()) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  console.log(`  ${name.padEnd(40)} ${(sorted[sorted.length >> 1]! * 100).toFixed(1)} %`);
+}
+console.log(
+  `\nfalse alarms (A/A): ${falseAlarms}/${comparisons} (goal ≤ 1/20, aim 0)` +
+    `\ndetections (+${((Number(values.slowdown) - 1) * 100).toFixed(0)} % slowdown): ${detections}/${comparisons} (goal ≥ 19/20)` +
+    `\n${comparisons * 2} comparisons took ${comparisonsS.toFixed(0)} s (${(comparisonsS / comparisons / 2).toFixed(0)} s each)`,
+);
+
+if (!values['no-suite']) {
+  // The whole quick suite as CI runs it: base built from HEAD in a git worktree, head this tree.
+  const suiteStartMs = performance.now();
+  const { outcome } = await runGate({
+    suite: 'quick',
+    trials,
+    interleave,
+    against: 'HEAD',
+    onProgress: (line) => process.stdout.write(`  ${line}\n`),
+  });
+  const wallS = (performance.now() - suiteStartMs) / 1000;
+  console.log(
+    `\nquick-suite gate (--against HEAD, ${trials} trials per side, ${interleave}, worktree build included): ` +
+      `${wallS.toFixed(0)} s wall time (goal ≤ 300 s); ${outcome.passed ? 'passed' : 'failed'}`,
+  );
+}
+
+function tally(gate: ScenarioGate, into: Map<string, number>): void {
+  for (const f of gate.figures) if (f.gated) count(into, `${f.figure} ${f.verdict}`);
+  if (gate.leak) count(into, `leak ${gate.leak.failed ? 'failed' : 'passed'}`);
+}
+
+function failedList(gate: ScenarioGate): string {
+  return gate.figures
+    .filter((f) => f.failed)
+    .map((f) => `${f.figure} ${(f.change * 100).toFixed(1)} %`)
+    .join(', ');
+}
+
+function gatedLine(gate: ScenarioGate): string {
+  return gate.figures
+    .filter((f) => f.gated && f.changeKind === 'relative')
+    .map((f) => `${f.figure} ${(f.change * 100).toFixed(1)} % ${f.verdict}`)
+    .join(', ');
+}

@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
+import type { CliIo } from '../cli-io.js';
+import { main } from '../main.js';
+
+function capture(): CliIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    isTty: false,
+    stdout: (t: string) => {
+      io.out += t;
+    },
+    stderr: (t: string) => {
+      io.err += t;
+    },
+    progress: () => {},
+    endProgress: () => {},
+  };
+  return io;
+}
+
+const seed = fileURLToPath(new URL('../../examples/declared/seed-server-report.json', import.meta.url));
+const ioBound = fileURLToPath(new URL('../../examples/declared/seed-server-io-bound.json', import.meta.url));
+const tempDir = () => mkdtemp(path.join(tmpdir(), 'headroom-capacity-'));
+
+describe('headroom capacity', () => {
+  it("prints the seed report's corrected forecast from its declared figures", async () => {
+    const io = capture();
+    expect(await main(['capacity', '--declared', seed], io)).toBe(0);
+    expect(io.out).toContain('500,000 rows → 4.34 days (104.2 h)');
+    expect(io.out).toContain('bottleneck   stage ai (declared-rate)');
+    expect(io.out).toContain("adding the stages' times up would say 5.71 days");
+  });
+
+  it('prints one versioned JSON report with --json', async () => {
+    const io = capture();
+    expect(await main(['capacity', '--declared', ioBound, '--rows', '1000000', '--json'], io)).toBe(0);
+    const report = JSON.parse(io.out);
+    expect(report).toMatchObject({ kind: 'headroom.capacity-report', version: 1, mode: 'declared' });
+    // 1,000,000 rows ÷ 16 rows/s = 62,500 s (the fill is inside it: the slots are shared).
+    expect(report.forecast.totalS).toBeCloseTo(62_500, 6);
+    expect(report.forecast.bottleneck.kind).toBe('slots');
+  });
+
+  it('writes report.json, report.md and report.html to --out', async () => {
+    const dir = await tempDir();
+    const io = capture();
+    expect(
+      await main(['capacity', '--declared', ioBound, '--host-profile', 'i5-8500', '--out', dir], io),
+    ).toBe(0);
+    const json = JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8'));
+    expect(json.projection.name).toBe('i5-8500');
+    const markdown = await readFile(path.join(dir, 'report.md'), 'utf8');
+    expect(markdown).toContain('# Capacity: 500,000 rows in 8.68 h');
+    expect(markdown).toContain('## Projected onto i5-8500');
+    const html = await readFile(path.join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('<title>Capacity: 500,000 rows in 8.68 h</title>');
+  });
+
+  it('lets --llm-rpm model a provider tier that becomes the bottleneck', async () => {
+    // 600 requests/min = 10 rows/s, below the 16 rows/s of the slots.
+    const io = capture();
+    expect(await main(['capacity', '--declared', ioBound, '--llm-rpm', '600', '--json'], io)).toBe(0);
+    const report = JSON.parse(io.out);
+    expect(report.forecast.bottleneck.kind).toBe('llm-rpm');
+    expect(report.forecast.rateRps).toBeCloseTo(10, 12);
+    expect(report.target.llm.sufficient).toBe(false);
+  });
+
+  it('exits 2 naming the field of a bad declared file', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'bad.json');
+    const data = JSON.parse(await readFile(seed, 'utf8'));
+    data.workers.processes = 'four';
+    await writeFile(file, JSON.stringify(data));
+    const io = capture();
+    expect(await main(['capacity', '--declared', file], io)).toBe(2);
+    expect(io.err).toContain('/workers/processes: must be integer (got "four")');
+    expect(io.err).toContain('HRM_DECLARED_CAPACITY_INVALID');
+  });
+
+  it('exits 2 naming the field of a bad host profile', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'host.json');
+    await writeFile(file, JSON.stringify({ kind: 'headroom.host-profile', version: 1, name: 'x', cores: 6 }));
+    const io = capture();
+    expect(await main(['capacity', '--declared', seed, '--host-profile', file], io)).toBe(2);
+    expect(io.err).toContain('missing field "memoryBytes"');
+    expect(io.err).toContain('HRM_HOST_PROFILE_INVALID');
+  });
+
+  it('exits 2 when measurement flags come with a declared file', async () => {
+    const io = capture();
+    expect(await main(['capacity', '--declared', seed, '--processes', '8'], io)).toBe(2);
+    expect(io.err).toContain('with --declared, set workers and stages in the file');
+  });
+
+  it('exits 2 for a target rate it cannot read', async () => {
+    const io = capture();
+    expect(await main(['capacity', '--declared', seed, '--target-rate', 'lots'], io)).toBe(2);
+    expect(io.err).toContain('--target-rate must be a rate such as 1000/min');
+  });
+
+  it('computes a report from a saved sample without measuring', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'sample.json');
+    const point = (n: number, w: number) => ({
+      concurrency: n,
+      meanInFlight: n,
+      throughputRps: n / w,
+      items: 1000,
+      windowS: 10,
+      cpuSecondsPerItem: 0.0003,
+      externalCpuSecondsPerItem: 0.0001,
+      rssBytes: 100e6 + n * 20_000,
+    });
+    const sample: PipelineSample = {
+      kind: 'headroom.pipeline-sample',
+      version: 1,
+      createdAt: '2026-11-23T00:00:00.000Z',
+      host: { cpuModel: 'test', cores: 2, memoryBytes: 8e9, os: 'Linux', node: 'v20' },
+      world: { colocatedSimulators: true },
+      baseRssBytes: 100e6,
+      stages: [
+        { stage: 'scrape', points: [point(50, 0.3), point(200, 0.3)] },
+        { stage: 'ai', points: [point(50, 2), point(200, 2), point(800, 2)] },
+      ],
+      durationMs: 60_000,
+    };
+    await writeFile(file, JSON.stringify(sample));
+    const io = capture();
+    expect(await main(['capacity', '--sample', file, '--rows', '100000', '--json'], io)).toBe(0);
+    const report = JSON.parse(io.out);
+    // Largest measured concurrency by default: ai 800 ÷ 2 s = 400 rows/s; scrape 200 ÷ 0.3 = 667;
+    // CPU 2 × 0.9 ÷ (0.6 + 0.2) ms = 2,250; one process 1 ÷ 0.6 ms = 1,667.
+    expect(report.forecast.bottleneck.stage).toBe('ai');
+    expect(report.forecast.rateRps).toBeCloseTo(400, 6);
+  });
+
+  it('exits 2 for a sample file of another kind', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'sample.json');
+    await writeFile(file, JSON.stringify({ kind: 'headroom.run-result', version: 1, stages: [] }));
+    const io = capture();
+    expect(await main(['capacity', '--sample', file, '--rows', '10'], io)).toBe(2);
+    expect(io.err).toContain('HRM_SAMPLE_UNUSABLE');
+    expect(io.err).toContain('expected "headroom.pipeline-sample"');
+  });
+});

@@ -1,0 +1,228 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { capacityFromSample, fmt } from '../../analyzer/capacity-model.js';
+import { type CapacityReport, writeCapacityReport, writeTextAtomic } from '../../analyzer/capacity-report.js';
+import { capacityFromDeclared, loadDeclaredCapacity } from '../../analyzer/declared-capacity.js';
+import { loadHostProfile } from '../../analyzer/host-profile.js';
+import { parseRate } from '../../analyzer/parse-rate.js';
+import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
+import { SampleUnusableError, UsageInvalidError } from '../../errors.js';
+import { ExitCode } from '../../exit-code.js';
+import { capacityHtmlDocument } from '../../reports/capacity-html.js';
+import { formatDuration, formatRate, renderCapacityMarkdown } from '../../reports/capacity-markdown.js';
+import { renderHtmlReport } from '../../reports/html-report.js';
+import { MAX_SAMPLE_SECONDS, samplePipeline } from '../../scenarios/pipeline-sampler.js';
+import type { CliIo } from '../cli-io.js';
+import { defined, numberFlag } from '../flag-value.js';
+import { simulatorFlags, simulatorOptionsFromFlags } from '../simulator-flags.js';
+
+export const capacityHelp = `headroom capacity --rows N [options] [simulator flags]
+
+How long N rows take, and what the bottleneck is: per-stage throughput fitted with the Universal
+Scalability Law, the CPU the stages share, the LLM's rate limits; workers and RAM for a target rate.
+Measures a short sample of the reference pipeline on this host (with the simulators), or reads one.
+  --rows N                 rows to forecast (default: the declared file's "rows")
+  --declared FILE          take stage rates, workers and latencies from a file instead of measuring
+  --sample FILE            read a saved pipeline sample instead of measuring
+  --sample-seconds S       length of the sample (at most ${MAX_SAMPLE_SECONDS}; default 90)
+  --host-profile F         project onto a host: a profile file, or i5-8500 (6 cores, 15 GB)
+  --target-rate R          size for a rate: 1000/min, 20/s, 50000/h
+  --processes N            pipeline processes (measured mode: the sample ran 1)
+  --usable-cpu F           share of the cores the pipeline may use, 0..1 (default 0.9, unless the
+                           sample's combined window calibrates it)
+  --scraping-concurrency N --ai-concurrency N   the configured pipeline's concurrency to sample at
+  --out DIR                write report.json, report.md, report.html (and sample.json when measured)
+  --json                   print the report as JSON
+Simulator flags (measured mode: the simulated world; declared mode: --llm-rpm, --llm-tpm and
+  --llm-tokens-per-message override the file's LLM limits): --site-latency-ms --site-latency-sigma
+  --page-bytes --fault-rate --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message
+  --llm-rpm --llm-tpm --seed …  (see headroom demo --help)
+`;
+
+export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCode> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rows: { type: 'string' },
+      declared: { type: 'string' },
+      sample: { type: 'string' },
+      'sample-seconds': { type: 'string' },
+      'host-profile': { type: 'string' },
+      'target-rate': { type: 'string' },
+      processes: { type: 'string' },
+      'usable-cpu': { type: 'string' },
+      'scraping-concurrency': { type: 'string' },
+      'ai-concurrency': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      ...simulatorFlags,
+    },
+  });
+  const rows = numberFlag('rows', values.rows, { min: 1, integer: true });
+  const sampleSeconds = numberFlag('sample-seconds', values['sample-seconds'], {
+    min: 5,
+    max: MAX_SAMPLE_SECONDS,
+  });
+  const processes = numberFlag('processes', values.processes, { min: 1, integer: true });
+  const usableCpu = numberFlag('usable-cpu', values['usable-cpu'], { min: 0.01, max: 1 });
+  const scraping = numberFlag('scraping-concurrency', values['scraping-concurrency'], {
+    min: 1,
+    integer: true,
+  });
+  const ai = numberFlag('ai-concurrency', values['ai-concurrency'], { min: 1, integer: true });
+  let targetRateRps: number | undefined;
+  if (values['target-rate'] !== undefined) {
+    targetRateRps = parseRate(values['target-rate']);
+    if (targetRateRps === undefined || targetRateRps <= 0)
+      throw new UsageInvalidError(
+        `--target-rate must be a rate such as 1000/min, 20/s or 50000/h (got "${values['target-rate']}")`,
+      );
+  }
+  if (values.declared && values.sample) throw new UsageInvalidError('give --declared or --sample, not both');
+  const hostProfile = values['host-profile'] ? await loadHostProfile(values['host-profile']) : undefined;
+  const common = defined({ rows, targetRateRps, hostProfile, processes, usableCpuUtilisation: usableCpu });
+
+  let report: CapacityReport;
+  let sample: PipelineSample | undefined;
+  if (values.declared) {
+    if (processes !== undefined || scraping !== undefined || ai !== undefined || sampleSeconds !== undefined)
+      throw new UsageInvalidError(
+        '--processes, --scraping-concurrency, --ai-concurrency and --sample-seconds shape a measurement; with --declared, set workers and stages in the file',
+      );
+    const declared = await loadDeclaredCapacity(values.declared);
+    const sim = simulatorOptionsFromFlags(values).llm;
+    const llm = defined({
+      rpm: sim?.rateLimit?.requestsPerMinute,
+      tpm: sim?.rateLimit?.tokensPerMinute,
+      tokensPerMessage: sim?.tokensPerMessage,
+    });
+    if (Object.keys(llm).length) declared.llm = { ...declared.llm, ...llm };
+    if (rows === undefined && declared.rows === undefined)
+      throw new UsageInvalidError(`--rows is needed: ${values.declared} has no "rows"`);
+    report = capacityFromDeclared(declared, values.declared, common);
+  } else {
+    if (rows === undefined) throw new UsageInvalidError('--rows is needed, e.g. --rows 500000');
+    if (values.sample) {
+      sample = await readSample(values.sample);
+    } else {
+      sample = await samplePipeline({
+        simulators: simulatorOptionsFromFlags(values),
+        pipeline: { concurrency: defined({ scraping, ai_processing: ai }) },
+        sampleSeconds,
+        onProgress: (p) =>
+          io.progress(
+            `sampling ${(p.elapsedMs / 1000).toFixed(0)}/${(p.budgetMs / 1000).toFixed(0)} s  window ${p.window}/${p.windows}  ` +
+              `${p.stage} at ${fmt(p.concurrency)} in flight` +
+              (p.point ? `: ${fmt(p.point.throughputRps, 1)} rows/s` : '') +
+              (p.combined ? `: ${fmt(p.combined.throughputRps, 1)} rows/s` : ''),
+          ),
+      });
+      io.endProgress();
+    }
+    report = capacityFromSample(sample, {
+      rows,
+      ...common,
+      source: values.sample ?? 'a sample taken now on this host',
+    });
+  }
+
+  if (values.out) {
+    const dir = values.out;
+    if (sample && !values.sample)
+      await writeTextAtomic(path.join(dir, 'sample.json'), `${JSON.stringify(sample, null, 2)}\n`);
+    await writeCapacityReport(path.join(dir, 'report.json'), report);
+    await writeTextAtomic(path.join(dir, 'report.md'), renderCapacityMarkdown(report));
+    await writeTextAtomic(path.join(dir, 'report.html'), renderHtmlReport(capacityHtmlDocument(report)));
+  }
+  io.stdout(values.json ? `${JSON.stringify(report)}\n` : renderCapacityText(report));
+  return ExitCode.Pass;
+}
+
+async function readSample(file: string): Promise<PipelineSample> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new SampleUnusableError(
+      file,
+      [`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`],
+      {
+        cause: err,
+      },
+    );
+  }
+  try {
+    return JSON.parse(text) as PipelineSample;
+  } catch (err) {
+    throw new SampleUnusableError(file, [`it is not JSON (${(err as Error).message})`], { cause: err });
+  }
+}
+
+/** The summary a person reads: hours for the rows, the bottleneck, the stages, the target, headroom. */
+export function renderCapacityText(r: CapacityReport): string {
+  const f = r.forecast;
+  const h = r.host;
+  const lines = [
+    `headroom capacity (${r.mode}): ${fmt(f.rows)} rows → ${formatDuration(f.totalS)} on ${h.name} (${h.cores} cores)`,
+    `  rate         ${formatRate(f.rateRps)} — ${f.rateSource}`,
+    `  bottleneck   ${f.bottleneck.kind}${f.bottleneck.stage ? ` ${f.bottleneck.stage}` : ''} (${f.bottleneck.regime}): ${f.bottleneck.explanation}`,
+    `  advice       ${f.bottleneck.advice}`,
+    `  not the sum  adding the stages' times up would say ${formatDuration(f.sumOfStageTimesS)}: they run at the same time`,
+    '',
+    '  stage     concurrency   capacity rows/s    time alone         s/row   CPU ms/row   regime',
+  ];
+  for (const s of r.stages) {
+    lines.push(
+      `  ${s.stage.padEnd(8)}  ${`${fmt(s.concurrency)}${s.processes > 1 ? `×${s.processes}` : ''}`.padStart(11)}   ${fmt(s.capacityRps.value, 2).padStart(15)}    ${formatDuration(s.timeForRowsS).padEnd(17)} ` +
+        `${(s.secondsPerRow ? fmt(s.secondsPerRow.value, 3) : 'n/a').padStart(7)}   ${(s.cpuSecondsPerRow ? fmt(s.cpuSecondsPerRow.value * 1000, 3) : 'n/a').padStart(10)}   ${s.regime}`,
+    );
+  }
+  lines.push(
+    '',
+    `  headroom     CPU ${h.cpuUtilisation === null ? 'n/a (no CPU per row known)' : `${fmt(h.cpuUtilisation * 100, 0)} % busy, ${fmt(h.cpuCoresFree ?? 0, 2)} cores free`}; ` +
+      `memory ${h.memoryUsedBytes === null ? 'n/a' : `${fmt(h.memoryUsedBytes / 1024 / 1024, 0)} MB used, ${fmt((h.memoryFreeBytes ?? 0) / 1024 / 1024, 0)} MB free`}`,
+  );
+  if (h.max.rateRps !== null)
+    lines.push(
+      `  at most      ${formatRate(h.max.rateRps)} with ${h.max.processes} process(es), limited by ${h.max.limitedBy}`,
+    );
+  const p = r.projection;
+  if (p) {
+    lines.push(
+      '',
+      `  on ${p.name} (${p.cores} cores, ${fmt(p.memoryBytes / 1024 ** 3, 1)} GB): ${formatDuration(p.hoursForRows * 3600)} at ${formatRate(p.rateRps)}; bottleneck ${p.bottleneck.kind}${p.bottleneck.stage ? ` ${p.bottleneck.stage}` : ''} (${p.bottleneck.regime})`,
+      `    ${p.bottleneck.advice}`,
+      `    headroom: CPU ${p.cpuUtilisation === null ? 'n/a' : `${fmt(p.cpuUtilisation * 100, 0)} % busy`}; memory ${p.memoryUsedBytes === null ? 'n/a' : `${fmt(p.memoryUsedBytes / 1024 / 1024, 0)} MB used of ${fmt(p.memoryBytes / 1024 / 1024, 0)} MB`}` +
+        (p.max.rateRps === null
+          ? ''
+          : `; at most ${formatRate(p.max.rateRps)} (${p.max.processes} processes, limited by ${p.max.limitedBy})`),
+    );
+  }
+  const t = r.target;
+  if (t) {
+    const conc = t.stages
+      .filter((s) => s.concurrencyLittle !== null)
+      .map(
+        (s) =>
+          `${s.stage} ${fmt(s.concurrencyLittle!)}${s.concurrencyUsl !== null && s.concurrencyUsl !== s.concurrencyLittle ? ` (USL: ${fmt(s.concurrencyUsl)})` : ''}`,
+      )
+      .join(', ');
+    lines.push(
+      '',
+      `  target ${formatRate(t.rateRps)} on ${t.host}:`,
+      `    rows in flight (Little's law): ${conc || 'n/a'}${t.sharedSlots !== null ? `; shared worker slots ${fmt(t.sharedSlots)}` : ''}`,
+      `    processes by CPU ${t.processesByCpu ?? 'n/a'}, cores ${t.cpuCoresNeeded === null ? 'n/a' : fmt(t.cpuCoresNeeded, 2)}${t.fits.cores === false ? ' (does NOT fit)' : ''}, ` +
+        `RAM ${t.ramBytes === null ? 'n/a' : `${fmt(t.ramBytes / 1024 / 1024, 0)} MB`}${t.fits.memory === false ? ' (does NOT fit)' : ''}`,
+      `    LLM ${fmt(t.llm.rpmNeeded)} requests/min${t.llm.tpmNeeded === null ? '' : `, ${fmt(t.llm.tpmNeeded)} tokens/min`}` +
+        `${t.llm.sufficient === false ? ' — above the configured limits: a higher tier is needed' : ''}`,
+      ...t.notes.map((n) => `    ${n}`),
+    );
+  }
+  if (r.mode === 'measured')
+    lines.push(
+      '',
+      `  (measured on ${h.cores} cores shared by the pipeline and the simulators: figures are for this host)`,
+    );
+  return `${lines.join('\n')}\n`;
+}

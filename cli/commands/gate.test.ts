@@ -1,0 +1,130 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Parser } from 'htmlparser2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../cli-io.js';
+import { main } from '../main.js';
+
+function capture(): CliIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    isTty: false,
+    stdout: (t: string) => {
+      io.out += t;
+    },
+    stderr: (t: string) => {
+      io.err += t;
+    },
+    progress: () => {},
+    endProgress: () => {},
+  };
+  return io;
+}
+
+function countTags(xml: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const parser = new Parser(
+    {
+      onopentag: (name) => {
+        counts[name] = (counts[name] ?? 0) + 1;
+      },
+    },
+    { xmlMode: true },
+  );
+  parser.write(xml);
+  parser.end();
+  return counts;
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'headroom-gate-cli-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('headroom baseline and gate against the embedded pipeline (smoke suite)', () => {
+  it('exits 2 with the command that creates a baseline when there is none, before any load', async () => {
+    const io = capture();
+    expect(await main(['gate', '--suite', 'smoke', '--dir', path.join(dir, 'none')], io)).toBe(2);
+    expect(io.err).toContain('HRM_BASELINE_NOT_FOUND');
+    expect(io.err).toContain('headroom baseline save api-stress --dir');
+  });
+
+  it('exits 2 for a git ref that does not exist', async () => {
+    const io = capture();
+    expect(await main(['gate', '--suite', 'smoke', '--against', 'no-such-ref-for-headroom'], io)).toBe(2);
+    expect(io.err).toContain('--against no-such-ref-for-headroom: no such commit');
+  });
+
+  it('saves a baseline, lists and shows it, then gates this build against it', async () => {
+    const store = path.join(dir, 'baselines');
+    const save = capture();
+    expect(
+      await main(
+        ['baseline', 'save', 'api-stress', '--suite', 'smoke', '--trials', '3', '--dir', store],
+        save,
+      ),
+    ).toBe(0);
+    const files = await readdir(store);
+    expect(files).toHaveLength(1);
+    expect(save.out).toContain(`saved 3 trials of api-stress to ${path.join(store, files[0]!)}`);
+
+    const list = capture();
+    expect(await main(['baseline', 'list', '--dir', store], list)).toBe(0);
+    expect(list.out).toMatch(/api-stress\s+host-[0-9a-f]{12} \(this host\)\s+3/);
+
+    const show = capture();
+    expect(await main(['baseline', 'show', 'api-stress', '--dir', store], show)).toBe(0);
+    expect(show.out).toContain('latency:health.p50');
+    expect(show.out).toContain('server.cpu_ms_per_request');
+
+    // Three 2-second trials decide little; the exit code is 0 or 1, never an error, and every
+    // report is written and readable.
+    const md = path.join(dir, 'perf.md');
+    const junit = path.join(dir, 'perf.xml');
+    const json = path.join(dir, 'perf.json');
+    const gate = capture();
+    const code = await main(
+      [
+        'gate',
+        '--suite',
+        'smoke',
+        '--trials',
+        '3',
+        '--dir',
+        store,
+        '--markdown',
+        md,
+        '--junit',
+        junit,
+        '--json',
+        json,
+      ],
+      gate,
+    );
+    expect(gate.err).toBe('');
+    expect([0, 1]).toContain(code);
+    expect(gate.out).toMatch(/(PASS|FAIL): .* \(\d+ s; load generator and pipelines share \d+ cores\)/);
+    expect(await readFile(md, 'utf8')).toContain('| api-stress | latency:health.p50 |');
+    const outcome = JSON.parse(await readFile(json, 'utf8')) as { passed: boolean; scenarios: unknown[] };
+    expect(outcome.passed).toBe(code === 0);
+    const tags = countTags(await readFile(junit, 'utf8'));
+    expect(tags.testsuite).toBe(1);
+    expect(tags.testcase).toBeGreaterThanOrEqual(3);
+  });
+
+  it('fails the gate (exit 1) on a build that spends twice the CPU per request', async () => {
+    const store = path.join(dir, 'baselines');
+    const io = capture();
+    const code = await main(
+      ['gate', '--suite', 'smoke', '--trials', '3', '--dir', store, '--slowdown', '2'],
+      io,
+    );
+    expect(io.err).toBe('');
+    expect(code).toBe(1);
+    expect(io.out).toContain('### headroom gate: FAIL');
+    expect(io.out).toMatch(/server\.cpu_ms_per_request \| [^|]+ \| [^|]+ \| \+\d+/);
+  });
+});

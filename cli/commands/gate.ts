@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { overallVerdictLine } from '../../analyzer/regression-gate.js';
+import { DEFAULT_GATE_TRIALS, runGate } from '../../analyzer/run-gate.js';
+import { DEFAULT_BASELINE_DIR } from '../../baselines/baseline-store.js';
+import { UsageInvalidError } from '../../errors.js';
+import { ExitCode } from '../../exit-code.js';
+import { renderJsonReport } from '../../reports/json-report.js';
+import { renderJunitReport } from '../../reports/junit-report.js';
+import { renderMarkdownReport } from '../../reports/markdown-report.js';
+import { writeReportFile } from '../../reports/report-file.js';
+import { GATE_SUITES } from '../../scenarios/gate-suite.js';
+import type { CliIo } from '../cli-io.js';
+import { numberFlag } from '../flag-value.js';
+
+export const gateHelp = `headroom gate [options]
+
+The CI regression gate: runs a suite's short trials on this build and compares them with this
+host's stored baselines, or with --against a git ref built in a temporary worktree and measured
+here, interleaved with this build (A B, B A, …) from the same load generator.
+  --suite NAME       ${Object.keys(GATE_SUITES).join(', ')} (default quick: auth, api-stress, worker)
+  --trials N         measured trials per side (default ${DEFAULT_GATE_TRIALS}, at least 2)
+  --against REF      compare with this git ref (e.g. origin/main) instead of stored baselines
+  --dir D            baseline folder (default ${DEFAULT_BASELINE_DIR})
+  --force            use another host's baselines when this host has none (flagged in reports)
+  --markdown F       write the Markdown report (PR comment, $GITHUB_STEP_SUMMARY)
+  --junit F          write the JUnit XML report
+  --json F           write the JSON report
+  --slowdown F       start this build's pipeline with request CPU × F (to see the gate fire)
+Exit codes: 0 pass, 1 regression or leak, 2 usage or input error, 3 internal error.
+`;
+
+export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      suite: { type: 'string', default: 'quick' },
+      trials: { type: 'string' },
+      against: { type: 'string' },
+      dir: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      markdown: { type: 'string' },
+      junit: { type: 'string' },
+      json: { type: 'string' },
+      slowdown: { type: 'string' },
+    },
+  });
+  if (positionals.length > 0)
+    throw new UsageInvalidError(
+      `gate takes no positional arguments (got ${positionals.join(' ')}); see headroom gate --help`,
+    );
+  const trials = numberFlag('trials', values.trials, { integer: true, min: 2 });
+  const slowdown = numberFlag('slowdown', values.slowdown, { min: 1 });
+  const startedMs = performance.now();
+  const run = await runGate({
+    suite: values.suite,
+    trials,
+    against: values.against,
+    dir: values.dir,
+    force: values.force,
+    headTargetArgs: slowdown === undefined ? [] : ['--slowdown', String(slowdown)],
+    onProgress: (line) => io.progress(`gate ${line}`),
+  });
+  io.endProgress();
+  const { outcome } = run;
+  if (values.markdown) await writeReportFile(values.markdown, renderMarkdownReport(outcome));
+  if (values.junit) await writeReportFile(values.junit, renderJunitReport(outcome));
+  if (values.json) await writeReportFile(values.json, renderJsonReport(outcome));
+  io.stdout(renderMarkdownReport(outcome));
+  io.stdout(
+    `\n${overallVerdictLine(outcome)} (${((performance.now() - startedMs) / 1000).toFixed(0)} s; load generator and pipelines share ${run.host.cores} cores)\n`,
+  );
+  return outcome.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
+}

@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ResultInvalidError, UsageInvalidError } from '../../errors.js';
+import { ExitCode } from '../../exit-code.js';
+import { renderHtmlReport, writeHtmlReport } from '../../reports/html-report.js';
+import { runReportDocument } from '../../reports/run-report.js';
+import { loadScenario } from '../../scenarios/load-scenario.js';
+import { runMetrics } from '../../scenarios/run-metrics.js';
+import { readRunResult } from '../../scenarios/run-result.js';
+import { evaluateThresholds } from '../../scenarios/threshold.js';
+import type { CliIo } from '../cli-io.js';
+
+export const reportHelp = `headroom report <run.json> [options]
+
+Renders a saved run result (headroom run --out) as one self-contained HTML file: summary table,
+latency and rates over time, the percentile distribution, the target's CPU, memory and event loop,
+and the heap trend when the run measured one. The file loads nothing from the network.
+  --out FILE              where to write it (default: the result's name with .html)
+  --scenario NAME|FILE    check this scenario's thresholds (of the run's profile) against the result
+Exit codes: 0 written, 2 usage or input error (e.g. not a run result), 3 internal error.
+`;
+
+export async function reportCommand(argv: string[], io: CliIo): Promise<ExitCode> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { out: { type: 'string' }, scenario: { type: 'string' } },
+  });
+  if (positionals.length !== 1)
+    throw new UsageInvalidError('name one result file: headroom report <run.json>');
+  const file = positionals[0]!;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ResultInvalidError(
+      file,
+      [`it cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`],
+      {
+        cause: err,
+      },
+    );
+  }
+  const result = readRunResult(text, file);
+  let thresholds: ReturnType<typeof evaluateThresholds> | undefined;
+  if (values.scenario) {
+    const scenario = await loadScenario(values.scenario, { profile: result.scenario.profile });
+    thresholds = evaluateThresholds(scenario.thresholds, runMetrics(result));
+  }
+  const out = values.out ?? `${file.replace(/\.json$/i, '')}.html`;
+  const html = renderHtmlReport(runReportDocument(result, { thresholds }));
+  await writeHtmlReport(out, html);
+  io.stdout(`wrote ${out} (${Math.ceil(Buffer.byteLength(html) / 1024)} KB)\n`);
+  if (thresholds) {
+    const failed = thresholds.filter((t) => !t.passed).length;
+    io.stdout(`thresholds: ${thresholds.length - failed} passed, ${failed} failed (shown in the report)\n`);
+  }
+  return ExitCode.Pass;
+}

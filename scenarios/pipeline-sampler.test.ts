@@ -1,0 +1,109 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PipelineSample, StageName, StagePoint } from '../analyzer/pipeline-sample.js';
+import { checkPipelineSample } from '../analyzer/pipeline-sample-file.js';
+import { ConfigInvalidError } from '../errors.js';
+import { geometricLevels, planSampling, samplePipeline } from './pipeline-sampler.js';
+
+/** A fast world so that a few short windows hold many rows: pages in ~100 ms, messages in ~0.2 s. */
+const FAST_WORLD = {
+  siteFarm: { latency: { medianMs: 100, sigma: 0.3 } },
+  llm: { timeToFirstTokenMs: 100, tokensPerSecond: 400, tokensPerMessage: 40 },
+};
+
+const points = (sample: PipelineSample, stage: StageName): StagePoint[] =>
+  sample.stages.find((s) => s.stage === stage)?.points ?? [];
+
+describe('samplePipeline on a small configuration', () => {
+  let sample: PipelineSample;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    sample = await samplePipeline({
+      simulators: FAST_WORLD,
+      sampleSeconds: 40,
+      windowS: 2,
+      combinedWindowS: 5,
+      levels: { ingest: [1], write: [8], scrape: [10, 40], ai: [10, 40] },
+      onProgress: (p) => seen.push(`${p.stage}:${p.concurrency}${p.point || p.combined ? ':done' : ''}`),
+    });
+  }, 60_000);
+
+  it('measures every stage at each level asked for', () => {
+    expect(sample.stages.map((s) => s.stage)).toEqual(['ingest', 'scrape', 'ai', 'write']);
+    expect(points(sample, 'scrape').map((p) => p.concurrency)).toEqual([10, 40]);
+    expect(points(sample, 'ai').map((p) => p.concurrency)).toEqual([10, 40]);
+    for (const s of sample.stages) for (const p of s.points) expect(p.items).toBeGreaterThan(0);
+  });
+
+  it("keeps Little's law at low concurrency: rows/s ≈ rows in flight ÷ time per row", () => {
+    for (const stage of ['scrape', 'ai'] as const) {
+      const p = points(sample, stage)[0]!;
+      const secondsPerRow = p.externalLatencyMs!.mean / 1000;
+      // Within 15 %: a two-second window holds a few hundred rows, and the ends of the window cut
+      // rows in flight.
+      expect(p.throughputRps).toBeGreaterThan((p.meanInFlight / secondsPerRow) * 0.85);
+      expect(p.throughputRps).toBeLessThan((p.meanInFlight / secondsPerRow) * 1.15);
+      expect(p.meanInFlight).toBeGreaterThan(p.concurrency * 0.9);
+    }
+  });
+
+  it('finds more throughput at four times the concurrency while the sites are the limit', () => {
+    const [low, high] = points(sample, 'scrape');
+    expect(high!.throughputRps).toBeGreaterThan(low!.throughputRps * 2);
+  });
+
+  it('charges CPU per row to the pipeline and to the simulators separately', () => {
+    const scrape = points(sample, 'scrape')[0]!;
+    expect(scrape.cpuSecondsPerItem).toBeGreaterThan(0);
+    expect(scrape.externalCpuSecondsPerItem).toBeGreaterThan(0);
+    expect(scrape.rssBytes).toBeGreaterThan(sample.baseRssBytes * 0.5);
+  });
+
+  it('measures the combined window: a fill, then a steady rate', () => {
+    const c = sample.combined!;
+    expect(c.fillS).toBeGreaterThan(0);
+    expect(c.throughputRps).toBeGreaterThan(0);
+    expect(c.items).toBeGreaterThan(0);
+    expect(c.cpuSecondsPerRow).toBeGreaterThan(0);
+  });
+
+  it('records the simulated world and stays within its time budget', () => {
+    expect(sample.world).toMatchObject({
+      colocatedSimulators: true,
+      siteLatencyMedianMs: 100,
+      llmTtftMs: 100,
+    });
+    expect(sample.durationMs).toBeLessThanOrEqual(40_000);
+    expect(() => checkPipelineSample(sample, 'sample')).not.toThrow();
+  });
+
+  it('reports progress window by window, each start followed by its result', () => {
+    expect(seen).toContain('scrape:10');
+    expect(seen).toContain('scrape:10:done');
+    expect(seen.at(-1)).toMatch(/^combined:.*:done$/);
+  });
+});
+
+describe('sampling plan', () => {
+  it('spreads default levels geometrically from a 32nd to twice the configured concurrency', () => {
+    const plan = planSampling({ pipeline: { concurrency: { scraping: 1600, ai_processing: 3200 } } });
+    expect(plan.levels.scrape).toEqual(geometricLevels(50, 3200, 4));
+    expect(plan.levels.scrape[0]).toBe(50);
+    expect(plan.levels.scrape.at(-1)).toBe(3200);
+    expect(plan.levels.ai.at(-1)).toBe(6400);
+  });
+
+  it('refuses a budget over two minutes and a level below 1, naming each option', () => {
+    let err: unknown;
+    try {
+      planSampling({ sampleSeconds: 300, levels: { scrape: [0, 10] } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigInvalidError);
+    expect((err as ConfigInvalidError).problems).toEqual([
+      'sampleSeconds: must be between 5 and 120 (got 300)',
+      'levels.scrape: must be a non-empty list of integers >= 1 (got [0,10])',
+    ]);
+  });
+});

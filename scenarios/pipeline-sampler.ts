@@ -1,0 +1,1050 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep, setImmediate as yieldToLoop } from 'node:timers/promises';
+import { request } from 'undici';
+import type {
+  CombinedWindow,
+  PipelineSample,
+  SampledWorld,
+  StageMeasurement,
+  StageName,
+  StagePoint,
+} from '../analyzer/pipeline-sample.js';
+import { PIPELINE_SAMPLE_KIND, PIPELINE_SAMPLE_VERSION } from '../analyzer/pipeline-sample.js';
+import { ConfigInvalidError } from '../errors.js';
+import { ApiClient } from '../pipeline/api/api-client.js';
+import { generateCsv } from '../pipeline/ingest/csv-generator.js';
+import { type RunningPipeline, startPipeline } from '../pipeline/pipeline.js';
+import { type PipelineConfigInput, parsePipelineConfig } from '../pipeline/pipeline-config.js';
+import type { QueueName } from '../pipeline/queue/queue-engine.js';
+import { extractPage } from '../pipeline/scraper/page-extractor.js';
+import type { ScrapeResult } from '../pipeline/scraper/scrape-result.js';
+import {
+  type RunningSimulators,
+  type SimulatorsOptions,
+  spawnSimulators,
+} from '../pipeline/sim/simulator-process.js';
+import type { WebsiteJob } from '../pipeline/store/store.js';
+import { WriteBatcher } from '../pipeline/write-batcher.js';
+import { describeHost } from './host-description.js';
+
+/** Concurrency levels to sample, per stage; a stage left out gets geometric defaults. */
+export type SamplerLevels = Partial<Record<StageName, number[]>>;
+
+export interface PipelineSamplerOptions {
+  /** The simulated world (site latency, page size, faults, LLM speed and rate limits). */
+  simulators?: SimulatorsOptions;
+  /**
+   * Overrides of the pipeline configuration. Its concurrency per queue is the "configured default":
+   * the levels reach beyond it, and the combined window runs at it.
+   */
+  pipeline?: PipelineConfigInput;
+  /** Upper bound of the whole sampling, seconds; default 90, at most 120. */
+  sampleSeconds?: number;
+  /** Length of each stage window (ramp-up included); default: the budget shared out. */
+  windowS?: number;
+  /** Steady part of the combined window, after twice its fill; default 3 × (scrape + AI time per row), at least 6 s. */
+  combinedWindowS?: number;
+  levels?: SamplerLevels;
+  /** Stages to sample; default all four. */
+  stages?: StageName[];
+  /** Run the combined window (every stage at once); default true. */
+  combined?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: SamplerProgress) => void;
+}
+
+/** What the sampler is doing now, for a live display. */
+export interface SamplerProgress {
+  elapsedMs: number;
+  budgetMs: number;
+  /** 1-based index of the window under way, of `windows`. */
+  window: number;
+  windows: number;
+  stage: StageName | 'combined';
+  concurrency: number;
+  /** Set when the window has finished. */
+  point?: StagePoint;
+  combined?: CombinedWindow;
+}
+
+export const DEFAULT_SAMPLE_SECONDS = 90;
+export const MAX_SAMPLE_SECONDS = 120;
+const STAGES: readonly StageName[] = ['ingest', 'write', 'scrape', 'ai'];
+
+/** How often a window reads queue depth, CPU and memory: fine enough for a mean over a few seconds. */
+const TICK_MS = 50;
+/** The scraper's excerpt length, so the sample pages given to the AI stage are what scraping yields. */
+const EXCERPT_CHARS = 500;
+/** Pages fetched once from the site farm and reused as the scraped input of the AI and write stages. */
+const SAMPLE_PAGES = 16;
+/** Rows ingested per ingest level: ~0.5 s at the measured 65,000 rows/s, enough for a steady rate. */
+const INGEST_ROWS_PER_LEVEL = 40_000;
+/** No stage on this kind of host finishes more rows per second than this: bounds the rows queued. */
+const MAX_EXPECTED_RPS = 6_000;
+/** Each write window: the write stage is fast, a second and a half of rows is plenty. */
+const WRITE_WINDOW_S = 1.5;
+/** Steps in which a level's new slots open, spread over one time per row. */
+const RAMP_STEPS = 10;
+/** Time a row spends in the write stage at low concurrency (two batch waits): sizes its rows. */
+const WRITE_ROW_S = 0.05;
+/** Spare budget may lengthen a planned window up to this factor (longer windows, steadier figures). */
+const MAX_WINDOW_STRETCH = 2;
+/** Share of the budget the windows are planned into; the rest absorbs late teardowns. */
+const BUDGET_PLANNED = 0.94;
+/** Below half its planned length a steady window is dropped rather than measured. */
+const MIN_WINDOW_SCALE = 0.5;
+/** A steady window shorter than this says little; below it the stage is skipped and reported. */
+const MIN_WINDOW_S = 1;
+const SAMPLER_USER = { email: 'sampler@headroom.test', password: 'headroom-sampler-password' };
+
+/**
+ * Measures the reference pipeline on this host with the bundled simulators: each stage on its own
+ * at several concurrencies (steady windows, ramp-up excluded), then every stage at once at the
+ * configured concurrency. The result feeds the capacity model. The simulators run in a child
+ * process on the same host, so their CPU is measured apart but competes with the pipeline's.
+ */
+export async function samplePipeline(opts: PipelineSamplerOptions = {}): Promise<PipelineSample> {
+  const startedMs = Date.now();
+  const loadAverage1mStart = os.loadavg()[0]!;
+  const plan = planSampling(opts);
+  const budgetMs = plan.sampleSeconds * 1000;
+  // Windows are planned to end a little early: teardowns on a busy host run long.
+  const deadlineMs = startedMs + budgetMs * BUDGET_PLANNED;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-sampler-'));
+  let dbCount = 0;
+  const nextStore = () => `sqlite:${path.join(dir, `sample-${++dbCount}.db`)}`;
+  const sims = await spawnSimulators(opts.simulators);
+  let windowIndex = 0;
+  const progress = (p: Omit<SamplerProgress, 'elapsedMs' | 'budgetMs' | 'window' | 'windows'>) =>
+    opts.onProgress?.({
+      elapsedMs: Date.now() - startedMs,
+      budgetMs,
+      window: windowIndex,
+      windows: plan.windowCount,
+      ...p,
+    });
+  try {
+    const pages = await samplePages(sims);
+    const world = describeWorld(opts.simulators);
+    const ctx: WindowContext = {
+      sims,
+      world,
+      pages,
+      pipeline: opts.pipeline ?? {},
+      nextStore,
+      signal: opts.signal,
+    };
+    const baseRssBytes = process.memoryUsage.rss();
+    const stages: StageMeasurement[] = [];
+
+    const onWindow = (stage: StageName, concurrency: number) => {
+      windowIndex++;
+      progress({ stage, concurrency });
+    };
+    const onPoint = (stage: StageName, point: StagePoint) =>
+      progress({ stage, concurrency: point.concurrency, point });
+
+    if (plan.stages.includes('ingest') || plan.stages.includes('write')) {
+      const measured = await sampleIngestAndWrite(ctx, plan, {
+        onWindow,
+        onPoint,
+        windowS: () => opts.windowS ?? WRITE_WINDOW_S,
+      });
+      stages.push(...measured);
+    }
+    // Scrape and AI windows share the time left (after the combined window's reserve) in
+    // proportion to their planned lengths, recomputed before each window: a slow teardown earlier
+    // shortens the windows after it instead of breaking the budget; spare time lengthens them.
+    const queued = plan.queueWindows;
+    // Measured ÷ planned setup-and-teardown time of the windows so far: a busy host makes every
+    // later window's overhead larger too.
+    let overheadRatio = 1;
+    let overheadPlanned = 0;
+    let overheadMeasured = 0;
+    const lastRps: Partial<Record<'scrape' | 'ai', { concurrency: number; rps: number }>> = {};
+    const sessions: Partial<Record<'scrape' | 'ai', QueueStageSession>> = {};
+    const sessionFor = async (stage: 'scrape' | 'ai') => {
+      for (const other of ['scrape', 'ai'] as const) {
+        if (other !== stage && sessions[other]) {
+          await sessions[other].close();
+          delete sessions[other];
+        }
+      }
+      sessions[stage] ??= await QueueStageSession.open(ctx, stage, Math.max(...plan.levels[stage]));
+      return sessions[stage];
+    };
+    try {
+      for (const [i, w] of queued.entries()) {
+        opts.signal?.throwIfAborted();
+        const rest = queued.slice(i);
+        const reserveS = plan.combined ? plan.combinedWindowS + plan.combinedOverheadS * overheadRatio : 0;
+        const leftS =
+          (deadlineMs - Date.now()) / 1000 - reserveS - overheadRatio * sum(rest.map((r) => r.overheadS));
+        const scale = Math.min(MAX_WINDOW_STRETCH, leftS / sum(rest.map((r) => r.windowS)));
+        // Too little time left for a steady part worth the name: the level is left out (the
+        // sample then has fewer points, never junk ones).
+        if (opts.windowS === undefined && scale < MIN_WINDOW_SCALE) continue;
+        const windowS = opts.windowS ?? w.windowS * scale;
+        onWindow(w.stage, w.concurrency);
+        const t0 = performance.now();
+        const session = await sessionFor(w.stage);
+        const point = await sampleQueueStage(ctx, session, w.concurrency, windowS, lastRps[w.stage]);
+        overheadPlanned += w.overheadS;
+        overheadMeasured += Math.max(0, (performance.now() - t0) / 1000 - windowS);
+        overheadRatio = Math.max(1, overheadMeasured / overheadPlanned);
+        lastRps[w.stage] = { concurrency: w.concurrency, rps: point.throughputRps };
+        onPoint(w.stage, point);
+        let measurement = stages.find((m) => m.stage === w.stage);
+        if (!measurement) {
+          measurement = { stage: w.stage, points: [] };
+          stages.push(measurement);
+        }
+        measurement.points.push(point);
+      }
+    } finally {
+      for (const session of Object.values(sessions)) await session.close();
+    }
+
+    let combined: CombinedWindow | undefined;
+    if (plan.combined) {
+      opts.signal?.throwIfAborted();
+      const closeS = plan.combinedCloseS * overheadRatio;
+      const leftS = (deadlineMs - Date.now()) / 1000 - closeS;
+      if (leftS >= plan.combinedOverheadS - plan.combinedCloseS + MIN_WINDOW_S) {
+        windowIndex++;
+        progress({ stage: 'combined', concurrency: plan.configured.scrape + plan.configured.ai });
+        combined = await sampleCombined(ctx, plan, plan.combinedWindowS, deadlineMs - closeS * 1000);
+        progress({ stage: 'combined', concurrency: plan.configured.scrape + plan.configured.ai, combined });
+      }
+    }
+
+    return {
+      kind: PIPELINE_SAMPLE_KIND,
+      version: PIPELINE_SAMPLE_VERSION,
+      createdAt: new Date(startedMs).toISOString(),
+      host: describeHost(),
+      world,
+      baseRssBytes,
+      stages: stages.sort((a, b) => STAGE_ORDER[a.stage] - STAGE_ORDER[b.stage]),
+      ...(combined ? { combined } : {}),
+      durationMs: Date.now() - startedMs,
+      hostLoad: { loadAverage1mStart, loadAverage1mEnd: os.loadavg()[0]! },
+    };
+  } finally {
+    await sims.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const STAGE_ORDER: Record<StageName, number> = { ingest: 0, scrape: 1, ai: 2, write: 3 };
+
+/** One scrape or AI window as planned: its length at scale 1 and its setup + teardown. */
+interface QueueWindowPlan {
+  stage: 'scrape' | 'ai';
+  concurrency: number;
+  windowS: number;
+  overheadS: number;
+}
+
+interface SamplingPlan {
+  sampleSeconds: number;
+  stages: StageName[];
+  levels: Record<StageName, number[]>;
+  /** Concurrency of the configured pipeline, per stage (write: scrape + AI workers that write). */
+  configured: Record<StageName, number>;
+  queueWindows: QueueWindowPlan[];
+  combined: boolean;
+  /** Steady part of the combined window. */
+  combinedWindowS: number;
+  /** Its fill (twice), pipeline start and close. */
+  combinedOverheadS: number;
+  /** Its close: the rows in flight finish. */
+  combinedCloseS: number;
+  windowCount: number;
+}
+
+/** Checks the options once (errors name the option) and lays out the windows. */
+export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
+  const problems: string[] = [];
+  const sampleSeconds = opts.sampleSeconds ?? DEFAULT_SAMPLE_SECONDS;
+  if (!(sampleSeconds >= 5 && sampleSeconds <= MAX_SAMPLE_SECONDS))
+    problems.push(`sampleSeconds: must be between 5 and ${MAX_SAMPLE_SECONDS} (got ${sampleSeconds})`);
+  for (const [name, value] of [
+    ['windowS', opts.windowS],
+    ['combinedWindowS', opts.combinedWindowS],
+  ] as const) {
+    if (value !== undefined && !(value >= MIN_WINDOW_S && value <= MAX_SAMPLE_SECONDS))
+      problems.push(`${name}: must be between ${MIN_WINDOW_S} and ${MAX_SAMPLE_SECONDS} s (got ${value})`);
+  }
+  const stages = opts.stages ?? [...STAGES];
+  for (const s of stages) if (!STAGES.includes(s)) problems.push(`stages: unknown stage "${s}"`);
+  for (const [stage, list] of Object.entries(opts.levels ?? {})) {
+    if (!STAGES.includes(stage as StageName)) problems.push(`levels.${stage}: unknown stage`);
+    else if (!Array.isArray(list) || list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1))
+      problems.push(
+        `levels.${stage}: must be a non-empty list of integers >= 1 (got ${JSON.stringify(list)})`,
+      );
+  }
+  if (problems.length) throw new ConfigInvalidError('pipeline sampler options', problems);
+
+  const config = parsePipelineConfig(opts.pipeline ?? {}, 'pipeline sampler options (pipeline)');
+  const configured: Record<StageName, number> = {
+    ingest: 1,
+    scrape: config.concurrency.scraping,
+    ai: config.concurrency.ai_processing,
+    write: config.concurrency.scraping + config.concurrency.ai_processing,
+  };
+  // Low levels show the latency-bound regime (rows/s ≈ in flight ÷ time per row), the top one is
+  // beyond the configured default, where this host's CPU saturates.
+  const levels: Record<StageName, number[]> = {
+    ingest: [1, 2],
+    scrape: geometricLevels(configured.scrape / 32, configured.scrape * 2, 4),
+    ai: geometricLevels(configured.ai / 32, configured.ai * 2, 4),
+    write: [16, 128, 1024],
+    ...(opts.levels as Partial<Record<StageName, number[]>>),
+  };
+  for (const s of STAGES) levels[s] = [...new Set(levels[s])].sort((a, b) => a - b);
+
+  // A window must hold the ramp-up (about one time per row) and a steady part of about two.
+  const world = describeWorld(opts.simulators);
+  const rowS = { scrape: expectedRowSeconds('scrape', world), ai: expectedRowSeconds('ai', world) };
+  const queueWindows: QueueWindowPlan[] = [];
+  for (const stage of ['scrape', 'ai'] as const) {
+    if (!stages.includes(stage)) continue;
+    for (const [i, concurrency] of levels[stage].entries()) {
+      const last = i === levels[stage].length - 1;
+      queueWindows.push({
+        stage,
+        concurrency,
+        windowS: Math.max(1.5, 2 * rowS[stage]),
+        // Slots opened over one time per row, a ramp-up of at most one more, rows added for the
+        // level; the stage's pipeline starts before its first level and closes after its last,
+        // waiting for the rows in flight.
+        overheadS: 2 * rowS[stage] + 0.3 + (i === 0 ? 0.5 : 0) + (last ? 0.5 + rowS[stage] * 2 : 0),
+      });
+    }
+  }
+  const combined = opts.combined ?? true;
+  const ingestWrite =
+    (stages.includes('ingest') ? levels.ingest.length : 0) +
+    (stages.includes('write') ? levels.write.length : 0);
+  return {
+    sampleSeconds,
+    stages,
+    levels,
+    configured,
+    queueWindows,
+    combined,
+    // The steady part, after twice the fill (about ingest + one scrape + one AI call).
+    combinedWindowS: opts.combinedWindowS ?? Math.max(6, 3 * (rowS.scrape + rowS.ai)),
+    combinedOverheadS: 2 * (1 + rowS.scrape + rowS.ai) + 1 + rowS.ai,
+    combinedCloseS: 1 + rowS.ai,
+    windowCount: ingestWrite + queueWindows.length + (combined ? 1 : 0),
+  };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** `count` integers from `low` to `high`, evenly spaced on a log scale. */
+export function geometricLevels(low: number, high: number, count: number): number[] {
+  const lo = Math.max(1, low);
+  const ratio = count > 1 ? (high / lo) ** (1 / (count - 1)) : 1;
+  return Array.from({ length: count }, (_, i) => Math.max(1, Math.round(lo * ratio ** i)));
+}
+
+interface WindowContext {
+  sims: RunningSimulators;
+  world: SampledWorld;
+  pages: ScrapeResult[];
+  pipeline: PipelineConfigInput;
+  nextStore: () => string;
+  signal?: AbortSignal;
+}
+
+/** The simulated world as the sample records it: the simulators' effective settings. */
+function describeWorld(sim: SimulatorsOptions = {}): SampledWorld {
+  const latency = sim.siteFarm?.latency ?? { medianMs: 300, sigma: 0.5 };
+  const faults = sim.siteFarm?.faults ?? {};
+  const faultRate = Object.values(faults).reduce<number>((sum, r) => sum + (r ?? 0), 0);
+  const world: SampledWorld = {
+    colocatedSimulators: true,
+    siteLatencyMedianMs: latency.medianMs,
+    siteLatencySigma: latency.sigma,
+    pageBytes: sim.siteFarm?.pageBytes?.medianBytes ?? 20_000,
+    faultRate,
+    llmTtftMs: sim.llm?.timeToFirstTokenMs ?? 200,
+    llmTokensPerSecond: sim.llm?.tokensPerSecond ?? 80,
+    llmTokensPerMessage: sim.llm?.tokensPerMessage ?? 120,
+  };
+  if (sim.llm?.rateLimit?.requestsPerMinute !== undefined) world.llmRpm = sim.llm.rateLimit.requestsPerMinute;
+  if (sim.llm?.rateLimit?.tokensPerMinute !== undefined) world.llmTpm = sim.llm.rateLimit.tokensPerMinute;
+  return world;
+}
+
+/** Expected seconds a row spends in a stage, from the world's settings: sizes the rows to queue. */
+function expectedRowSeconds(stage: 'scrape' | 'ai', world: SampledWorld): number {
+  if (stage === 'scrape') {
+    const sigma = world.siteLatencySigma ?? 0.5;
+    return ((world.siteLatencyMedianMs ?? 300) * Math.exp((sigma * sigma) / 2)) / 1000 + 0.02;
+  }
+  const tokens = world.llmTokensPerMessage ?? 120;
+  return ((world.llmTtftMs ?? 200) + (tokens / (world.llmTokensPerSecond ?? 80)) * 1000) / 1000 + 0.02;
+}
+
+/**
+ * Real pages, fetched once from the site farm and extracted as the scraper extracts them: the AI
+ * and write stages, sampled on their own, get the input scraping would have given them.
+ */
+async function samplePages(sims: RunningSimulators): Promise<ScrapeResult[]> {
+  const pages: ScrapeResult[] = [];
+  const port = sims.siteFarm.port;
+  await Promise.all(
+    Array.from({ length: SAMPLE_PAGES * 2 }, async (_, row) => {
+      const url = new URL(sims.siteUrl(row));
+      try {
+        const res = await request(`http://127.0.0.1:${port}${url.pathname}`, {
+          headers: { host: url.host },
+          signal: AbortSignal.timeout(10_000),
+        });
+        const body = Buffer.from(await res.body.arrayBuffer());
+        if (res.statusCode !== 200 || pages.length >= SAMPLE_PAGES) return;
+        const fields = extractPage(body, EXCERPT_CHARS);
+        pages.push({
+          finalUrl: url.href,
+          httpStatus: 200,
+          ...fields,
+          bytesRead: body.length,
+          truncated: false,
+          attempts: 1,
+          durationMs: 0,
+        });
+      } catch {
+        // A faulty page (reset, timeout) is one the scraper would have failed too: skip it.
+      }
+    }),
+  );
+  if (pages.length === 0)
+    throw new ConfigInvalidError('simulator options', [
+      'siteFarm.faults: no page of the site farm could be fetched; lower the fault rates',
+    ]);
+  return pages;
+}
+
+async function openPipeline(ctx: WindowContext, concurrency: Partial<Record<QueueName, number>>) {
+  const suffix = ctx.sims.siteFarm.hostSuffix;
+  const pipeline = await startPipeline({
+    logLevel: 'warn',
+    ...ctx.pipeline,
+    store: ctx.nextStore(),
+    queue: 'in-process',
+    workers: false,
+    http: { host: '127.0.0.1', port: 0 },
+    // Logins are not what is measured; the cheapest hash the configuration allows.
+    auth: { ...ctx.pipeline.auth, scryptCost: 1024 },
+    concurrency: { ...ctx.pipeline.concurrency, ...concurrency },
+    scraper: {
+      allowHosts: [`*.${suffix}`],
+      resolve: { [`*.${suffix}`]: '127.0.0.1' },
+      ...ctx.pipeline.scraper,
+    },
+    llm: { baseUrl: ctx.sims.llm.baseUrl, model: 'headroom-sim-1', ...ctx.pipeline.llm },
+  });
+  const api = new ApiClient(pipeline.apiUrl);
+  try {
+    await api.register(SAMPLER_USER.email, SAMPLER_USER.password);
+    await api.login(SAMPLER_USER.email, SAMPLER_USER.password);
+  } catch (err) {
+    await api.close();
+    await pipeline.close();
+    throw err;
+  }
+  return {
+    pipeline,
+    api,
+    async close() {
+      await api.close();
+      await pipeline.close();
+    },
+  };
+}
+
+/** CPU of both processes and the pipeline's memory, read at the edges of a steady window. */
+interface CostMark {
+  atMs: number;
+  cpuUs: number;
+  simCpuUs: number;
+}
+
+async function markCost(sims: RunningSimulators): Promise<CostMark> {
+  const u = await sims.usage();
+  const cpu = process.cpuUsage();
+  return { atMs: performance.now(), cpuUs: cpu.user + cpu.system, simCpuUs: u.cpuUserUs + u.cpuSystemUs };
+}
+
+/** Sums of a prom-client histogram for one label set: count, sum and cumulative buckets. */
+interface HistogramReading {
+  count: number;
+  sum: number;
+  buckets: Array<{ le: number; count: number }>;
+}
+
+async function readJobHistogram(pipeline: RunningPipeline, queue: QueueName): Promise<HistogramReading> {
+  const metric = await pipeline.metrics.jobDuration.get();
+  const reading: HistogramReading = { count: 0, sum: 0, buckets: [] };
+  const byLe = new Map<number, number>();
+  for (const v of metric.values) {
+    if (v.labels.queue !== queue || v.labels.outcome !== 'completed') continue;
+    if (v.metricName?.endsWith('_count')) reading.count += v.value;
+    else if (v.metricName?.endsWith('_sum')) reading.sum += v.value;
+    else if (v.metricName?.endsWith('_bucket')) {
+      // Bucket values carry an `le` label that the histogram's declared label names leave out.
+      const raw = (v.labels as Record<string, string | number | undefined>).le;
+      const le = raw === '+Inf' ? Number.POSITIVE_INFINITY : Number(raw);
+      byLe.set(le, (byLe.get(le) ?? 0) + v.value);
+    }
+  }
+  reading.buckets = [...byLe.entries()].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+  return reading;
+}
+
+/**
+ * Mean and interpolated p50/p95 of the jobs that finished between two readings, in ms. The mean
+ * is exact (sum ÷ count); percentiles are interpolated within the histogram's buckets.
+ */
+export function histogramDelta(
+  a: HistogramReading,
+  b: HistogramReading,
+): { p50: number; p95: number; mean: number } | undefined {
+  const count = b.count - a.count;
+  if (count <= 0) return undefined;
+  const buckets = b.buckets.map((x) => ({
+    le: x.le,
+    count: x.count - (a.buckets.find((y) => y.le === x.le)?.count ?? 0),
+  }));
+  const quantile = (q: number) => {
+    const rank = q * count;
+    let prevLe = 0;
+    let prevCount = 0;
+    for (const { le, count: c } of buckets) {
+      if (c >= rank) {
+        if (!Number.isFinite(le)) return prevLe;
+        const inBucket = c - prevCount;
+        return inBucket > 0 ? prevLe + ((rank - prevCount) / inBucket) * (le - prevLe) : le;
+      }
+      prevLe = le;
+      prevCount = c;
+    }
+    return prevLe;
+  };
+  return { p50: quantile(0.5) * 1000, p95: quantile(0.95) * 1000, mean: ((b.sum - a.sum) / count) * 1000 };
+}
+
+/** The outcome of a queue stage's counters: rows finished and those that finished as failures. */
+async function failedOutcomes(pipeline: RunningPipeline, stage: 'scrape' | 'ai'): Promise<number> {
+  const metric = await (stage === 'scrape'
+    ? pipeline.metrics.scrapeOutcomes
+    : pipeline.metrics.aiOutcomes
+  ).get();
+  return metric.values.filter((v) => v.labels.outcome !== 'ok').reduce((n, v) => n + v.value, 0);
+}
+
+/**
+ * One stage that runs on a queue (scrape or AI), alone on a pipeline of its own, its concurrency
+ * raised level by level: rows are queued for that stage only (AI jobs get sample pages, as if
+ * scraped), and rows in flight when a level ends simply carry on under the next one, so no level
+ * pays for a restart or a drain.
+ */
+class QueueStageSession {
+  readonly queue: QueueName;
+  private uploaded = 0;
+  private concurrency = 0;
+
+  private constructor(
+    private readonly ctx: WindowContext,
+    readonly stage: 'scrape' | 'ai',
+    readonly pipeline: RunningPipeline,
+    private readonly api: ApiClient,
+    private readonly close_: () => Promise<void>,
+  ) {
+    this.queue = stage === 'scrape' ? 'scraping' : 'ai_processing';
+  }
+
+  static async open(ctx: WindowContext, stage: 'scrape' | 'ai', maxConcurrency: number) {
+    const queue: QueueName = stage === 'scrape' ? 'scraping' : 'ai_processing';
+    // Started at the top level, so the dispatcher keeps enough scraping jobs queued for it.
+    const opened = await openPipeline(ctx, { [queue]: maxConcurrency });
+    return new QueueStageSession(ctx, stage, opened.pipeline, opened.api, opened.close);
+  }
+
+  /** Rows queued for the stage and not yet finished or started. */
+  async backlog(): Promise<number> {
+    const d = await this.pipeline.queue.depth(this.queue);
+    return this.uploaded - d.completed - d.failed - d.active;
+  }
+
+  async addRows(rows: number): Promise<void> {
+    const first = this.uploaded;
+    const receipt = await this.api.upload(
+      generateCsv(rows, (i) => this.ctx.sims.siteUrl(first + i)),
+      `sample-${this.stage}-${first}.csv`,
+    );
+    this.uploaded += receipt.accepted;
+    if (this.stage === 'ai') await queueAiJobs(this.pipeline, receipt.id, this.ctx.pages);
+  }
+
+  /**
+   * Registers the stage's workers again with the new concurrency: the in-process queue engine
+   * takes the latest registration's concurrency, and the configuration object is the one the
+   * pipeline's workers read.
+   */
+  async setConcurrency(concurrency: number): Promise<void> {
+    const first = this.concurrency === 0;
+    this.pipeline.config.concurrency[this.queue] = concurrency;
+    this.pipeline.startWorkers(
+      first && this.stage === 'scrape' ? ['file_processing', this.queue] : [this.queue],
+    );
+    this.concurrency = concurrency;
+  }
+
+  close(): Promise<void> {
+    return this.close_();
+  }
+}
+
+async function sampleQueueStage(
+  ctx: WindowContext,
+  session: QueueStageSession,
+  concurrency: number,
+  windowS: number,
+  previous?: { concurrency: number; rps: number },
+): Promise<StagePoint> {
+  const rowS = expectedRowSeconds(session.stage, ctx.world);
+  // Little's law bounds the rate; once a lower level has been measured, the CPU does too: the
+  // rate grows at most in proportion to concurrency, and this host is rarely the exception.
+  const byPrevious = previous
+    ? previous.rps * Math.min(3, concurrency / previous.concurrency)
+    : Number.POSITIVE_INFINITY;
+  const expectedRps = Math.min(concurrency / rowS, byPrevious, MAX_EXPECTED_RPS);
+  const needed = Math.ceil(concurrency + expectedRps * windowS * 1.3) + 200;
+  const backlog = await session.backlog();
+  if (backlog < needed) await session.addRows(needed - backlog);
+  // New slots open over one time per row, not all at once: rows started together would finish
+  // together, and a window would count whole waves of them instead of a steady flow.
+  const from = previous?.concurrency ?? 0;
+  for (let k = 1; k <= RAMP_STEPS; k++) {
+    await session.setConcurrency(Math.round(from + ((concurrency - from) * k) / RAMP_STEPS));
+    if (k < RAMP_STEPS) await sleep((rowS * 1000) / RAMP_STEPS);
+  }
+  return measureQueueWindow(
+    ctx,
+    session.pipeline,
+    session.stage,
+    session.queue,
+    concurrency,
+    windowS,
+    rowS,
+    previous,
+  );
+}
+
+/**
+ * Moves every row of the upload to `scraped` with one of the sample pages and queues its AI job,
+ * as the scrape stage would have: the AI stage then runs on its own.
+ */
+async function queueAiJobs(
+  pipeline: RunningPipeline,
+  uploadId: number,
+  pages: ScrapeResult[],
+): Promise<void> {
+  for (;;) {
+    const jobs: WebsiteJob[] = await pipeline.store.claimPending(uploadId, 5_000);
+    if (jobs.length === 0) break;
+    const withPages = jobs.map((job) => ({ ...job, page: pages[job.websiteId % pages.length]! }));
+    await pipeline.store.saveScrapes(
+      withPages.map(({ websiteId, uploadId: u, page }) => ({
+        websiteId,
+        uploadId: u,
+        finalUrl: page.finalUrl,
+        httpStatus: page.httpStatus,
+        title: page.title,
+        description: page.description,
+        excerpt: page.excerpt,
+        scrapeMs: 0,
+      })),
+    );
+    await pipeline.queue.enqueueMany('ai_processing', withPages, {
+      jobIdOf: (job) => `ai:${job.websiteId}`,
+    });
+  }
+}
+
+async function measureQueueWindow(
+  ctx: WindowContext,
+  pipeline: RunningPipeline,
+  stage: 'scrape' | 'ai',
+  queue: QueueName,
+  concurrency: number,
+  windowS: number,
+  maxRampS: number,
+  previous?: { concurrency: number },
+): Promise<StagePoint> {
+  const startMs = performance.now();
+  const finished = async () => {
+    const d = await pipeline.queue.depth(queue);
+    return { done: d.completed + d.failed, active: d.active, waiting: d.waiting };
+  };
+  // Ramp-up: as many rows finished since the level began as it has slots (the new slots' first
+  // rows are done and their successors start at spread-out times), or `maxRampS` has gone.
+  const doneAtStart = (await finished()).done;
+  let peakActive = 0;
+  for (;;) {
+    ctx.signal?.throwIfAborted();
+    const d = await finished();
+    peakActive = Math.max(peakActive, d.active);
+    if (d.done - doneAtStart >= concurrency || performance.now() - startMs >= maxRampS * 1000) break;
+    await sleep(TICK_MS);
+  }
+  if (previous && peakActive <= previous.concurrency && (await finished()).waiting > 0)
+    throw new Error(
+      `the ${queue} queue kept ${peakActive} jobs in flight after its concurrency was raised to ${concurrency}: ` +
+        'the queue engine did not take the new concurrency',
+    );
+  const cost0 = await markCost(ctx.sims);
+  const endMs = cost0.atMs + windowS * 1000;
+  const hist0 = await readJobHistogram(pipeline, queue);
+  const failed0 = await failedOutcomes(pipeline, stage);
+  const done0 = (await finished()).done;
+  let inFlightSum = 0;
+  let ticks = 0;
+  let rssBytes = process.memoryUsage.rss();
+  for (;;) {
+    await sleep(TICK_MS);
+    const d = await finished();
+    inFlightSum += d.active;
+    ticks++;
+    rssBytes = Math.max(rssBytes, process.memoryUsage.rss());
+    // Out of rows: the stage is draining, no longer steady; the window ends here.
+    if (d.waiting === 0 && d.active < concurrency * 0.9) break;
+    if (performance.now() >= endMs) break;
+  }
+  const cost1 = await markCost(ctx.sims);
+  const hist1 = await readJobHistogram(pipeline, queue);
+  const failed1 = await failedOutcomes(pipeline, stage);
+  const done1 = (await finished()).done;
+  const items = done1 - done0;
+  const seconds = (cost1.atMs - cost0.atMs) / 1000;
+  const latency = histogramDelta(hist0, hist1);
+  return {
+    concurrency,
+    meanInFlight: ticks ? inFlightSum / ticks : 0,
+    throughputRps: seconds > 0 ? items / seconds : 0,
+    items,
+    windowS: seconds,
+    cpuSecondsPerItem: items ? (cost1.cpuUs - cost0.cpuUs) / 1e6 / items : 0,
+    externalCpuSecondsPerItem: items ? (cost1.simCpuUs - cost0.simCpuUs) / 1e6 / items : 0,
+    rssBytes,
+    ...(latency ? { externalLatencyMs: latency } : {}),
+    failedItems: failed1 - failed0,
+  };
+}
+
+interface StageCallbacks {
+  onWindow: (stage: StageName, concurrency: number) => void;
+  onPoint: (stage: StageName, point: StagePoint) => void;
+  /** Seconds the next write window may take. */
+  windowS: () => number;
+}
+
+/**
+ * Ingest and write share one pipeline: the ingest levels (concurrent uploads, workers off) insert
+ * the rows that the write levels then complete through the pipeline's write-behind batcher.
+ */
+async function sampleIngestAndWrite(
+  ctx: WindowContext,
+  plan: SamplingPlan,
+  cb: StageCallbacks,
+): Promise<StageMeasurement[]> {
+  const opened = await openPipeline(ctx, {});
+  const { pipeline } = opened;
+  const measured: StageMeasurement[] = [];
+  const uploads: number[] = [];
+  try {
+    if (plan.stages.includes('ingest')) {
+      const points: StagePoint[] = [];
+      for (const concurrency of plan.levels.ingest) {
+        ctx.signal?.throwIfAborted();
+        cb.onWindow('ingest', concurrency);
+        const { point, uploadIds } = await measureIngest(ctx, opened.api, concurrency);
+        uploads.push(...uploadIds);
+        points.push(point);
+        cb.onPoint('ingest', point);
+      }
+      measured.push({ stage: 'ingest', points });
+    }
+    if (plan.stages.includes('write')) {
+      const windowS = cb.windowS();
+      const needed = plan.levels.write.reduce(
+        (n, c) => n + Math.ceil((c / WRITE_ROW_S) * windowS * 1.3) + c,
+        0,
+      );
+      const have = uploads.length ? plan.levels.ingest.length * INGEST_ROWS_PER_LEVEL : 0;
+      if (have < needed) {
+        const receipt = await opened.api.upload(
+          generateCsv(needed - have, (i) => ctx.sims.siteUrl(i)),
+          'sample-write.csv',
+        );
+        uploads.push(receipt.id);
+      }
+      const rows: WebsiteJob[] = [];
+      for (const uploadId of uploads) {
+        for (;;) {
+          const jobs = await pipeline.store.claimPending(uploadId, 5_000);
+          if (jobs.length === 0) break;
+          rows.push(...jobs);
+        }
+      }
+      const points: StagePoint[] = [];
+      let taken = 0;
+      for (const concurrency of plan.levels.write) {
+        ctx.signal?.throwIfAborted();
+        const windowS = cb.windowS();
+        cb.onWindow('write', concurrency);
+        // A writer's row waits for two batch commits (~25 ms each at the default batch delay):
+        // rows for the window at that pace, the rest kept for the levels after it.
+        const wanted = Math.ceil((concurrency / WRITE_ROW_S) * windowS * 1.3) + concurrency;
+        const slice = rows.slice(taken, taken + wanted);
+        taken += slice.length;
+        const point = await measureWrite(ctx, pipeline, slice, concurrency, windowS);
+        points.push(point);
+        cb.onPoint('write', point);
+      }
+      measured.push({ stage: 'write', points });
+    }
+    return measured;
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
+ * `concurrency` uploads at once, streamed through POST /uploads; the CSV is generated in this
+ * process, so the CPU per row includes the client's share (a few µs per row).
+ */
+async function measureIngest(
+  ctx: WindowContext,
+  api: ApiClient,
+  concurrency: number,
+): Promise<{ point: StagePoint; uploadIds: number[] }> {
+  const rowsEach = Math.ceil(INGEST_ROWS_PER_LEVEL / concurrency);
+  let rssBytes = process.memoryUsage.rss();
+  const rssTimer = setInterval(() => {
+    rssBytes = Math.max(rssBytes, process.memoryUsage.rss());
+  }, TICK_MS);
+  const cost0 = await markCost(ctx.sims);
+  let busyMs = 0;
+  const receipts = await Promise.all(
+    Array.from({ length: concurrency }, async (_, k) => {
+      const t0 = performance.now();
+      const receipt = await api.upload(
+        generateCsv(rowsEach, (i) => ctx.sims.siteUrl(k * rowsEach + i)),
+        `sample-ingest-${concurrency}-${k}.csv`,
+      );
+      busyMs += performance.now() - t0;
+      return receipt;
+    }),
+  ).finally(() => clearInterval(rssTimer));
+  const cost1 = await markCost(ctx.sims);
+  const items = receipts.reduce((n, r) => n + r.rows, 0);
+  const seconds = (cost1.atMs - cost0.atMs) / 1000;
+  return {
+    point: {
+      concurrency,
+      // Uploads in progress, averaged over the window (they do not all end together).
+      meanInFlight: seconds > 0 ? busyMs / 1000 / seconds : 0,
+      throughputRps: seconds > 0 ? items / seconds : 0,
+      items,
+      windowS: seconds,
+      cpuSecondsPerItem: items ? (cost1.cpuUs - cost0.cpuUs) / 1e6 / items : 0,
+      externalCpuSecondsPerItem: items ? (cost1.simCpuUs - cost0.simCpuUs) / 1e6 / items : 0,
+      rssBytes,
+      failedItems: receipts.reduce((n, r) => n + r.rejected, 0),
+    },
+    uploadIds: receipts.map((r) => r.id),
+  };
+}
+
+/**
+ * The write stage on its own: `concurrency` writers, each saving one row's scrape result and then
+ * its message through a write-behind batcher configured as the pipeline's, as the scrape and AI
+ * workers do. A writer waits for its batch to commit, so at low concurrency rows/s ≈ writers ÷
+ * (batch delay + commit time).
+ */
+async function measureWrite(
+  ctx: WindowContext,
+  pipeline: RunningPipeline,
+  rows: WebsiteJob[],
+  concurrency: number,
+  windowS: number,
+): Promise<StagePoint> {
+  const store = pipeline.store;
+  const batcher = new WriteBatcher(store, pipeline.config.writeBatch, async (uploads) => {
+    for (const id of uploads) await store.completeUploadIfDone(id);
+  });
+  const content = messageText(ctx.world.llmTokensPerMessage ?? 120);
+  let next = 0;
+  let done = 0;
+  let active = 0;
+  let stop = false;
+  const writer = async () => {
+    active++;
+    while (!stop && next < rows.length) {
+      // Commits resolve writers in a chain of promise callbacks; without a turn of the event loop
+      // per row, timers (the window's clock) would not run until every row was written.
+      await yieldToLoop();
+      if (stop || next >= rows.length) break;
+      const job = rows[next++]!;
+      const page = ctx.pages[job.websiteId % ctx.pages.length]!;
+      await batcher.saveScrape({
+        websiteId: job.websiteId,
+        uploadId: job.uploadId,
+        finalUrl: page.finalUrl,
+        httpStatus: page.httpStatus,
+        title: page.title,
+        description: page.description,
+        excerpt: page.excerpt,
+        scrapeMs: 300,
+      });
+      await batcher.saveMessage({
+        websiteId: job.websiteId,
+        uploadId: job.uploadId,
+        content,
+        model: 'headroom-sim-1',
+        promptTokens: 400,
+        completionTokens: ctx.world.llmTokensPerMessage ?? 120,
+        aiMs: 1700,
+      });
+      done++;
+    }
+    active--;
+  };
+  const startMs = performance.now();
+  const writers = Array.from({ length: concurrency }, writer);
+  // Ramp-up: every writer has finished a row once, or a fifth of the window has gone.
+  while (done < concurrency && performance.now() - startMs < windowS * 200 && next < rows.length)
+    await sleep(TICK_MS / 5);
+  const cost0 = await markCost(ctx.sims);
+  const done0 = done;
+  let inFlightSum = 0;
+  let ticks = 0;
+  let rssBytes = process.memoryUsage.rss();
+  while (performance.now() - startMs < windowS * 1000 && next < rows.length) {
+    await sleep(TICK_MS / 5);
+    inFlightSum += active;
+    ticks++;
+    rssBytes = Math.max(rssBytes, process.memoryUsage.rss());
+  }
+  const cost1 = await markCost(ctx.sims);
+  const items = done - done0;
+  stop = true;
+  await Promise.all(writers);
+  await batcher.flush();
+  const seconds = (cost1.atMs - cost0.atMs) / 1000;
+  return {
+    concurrency,
+    meanInFlight: ticks ? inFlightSum / ticks : 0,
+    throughputRps: seconds > 0 ? items / seconds : 0,
+    items,
+    windowS: seconds,
+    cpuSecondsPerItem: items ? (cost1.cpuUs - cost0.cpuUs) / 1e6 / items : 0,
+    externalCpuSecondsPerItem: items ? (cost1.simCpuUs - cost0.simCpuUs) / 1e6 / items : 0,
+    rssBytes,
+  };
+}
+
+/** A message of about `tokens` tokens (~4.5 characters each), the size the LLM would write. */
+function messageText(tokens: number): string {
+  const words = 'Thank you for the clear overview of your services on the website today '.split(' ');
+  let text = '';
+  for (let i = 0; text.length < tokens * 4.5; i++) text += `${words[i % words.length]} `;
+  return text.trim();
+}
+
+/**
+ * Every stage at once at the configured concurrency, on a fresh pipeline: one upload large enough
+ * to keep the pipeline busy for the window. Fill = upload start to the first finished row; the
+ * steady part starts once the fill has passed twice (every stage is full) and ends at the window's
+ * end or when the scrapers run out of rows (the drain begins).
+ */
+async function sampleCombined(
+  ctx: WindowContext,
+  plan: SamplingPlan,
+  steadyS: number,
+  latestEndMs: number,
+): Promise<CombinedWindow> {
+  const scrapeS = expectedRowSeconds('scrape', ctx.world);
+  const aiS = expectedRowSeconds('ai', ctx.world);
+  const expectedRps = Math.min(
+    plan.configured.scrape / scrapeS,
+    plan.configured.ai / aiS,
+    MAX_EXPECTED_RPS / 2,
+  );
+  // Enough rows for twice the expected fill (ingest, one scrape, one AI call) and the steady part.
+  const rows = Math.ceil(expectedRps * (2 * (1 + scrapeS + aiS) + steadyS) * 1.3) + 1_000;
+  const opened = await openPipeline(ctx, {});
+  const { pipeline, api } = opened;
+  try {
+    pipeline.startWorkers(['file_processing', 'scraping', 'ai_processing']);
+    const t0 = performance.now();
+    const cost0 = await markCost(ctx.sims);
+    const uploading = api.upload(
+      generateCsv(rows, (i) => ctx.sims.siteUrl(i)),
+      'sample-combined.csv',
+    );
+    uploading.catch(() => {});
+    let uploadId: number | undefined;
+    let fillS: number | undefined;
+    let steady: { cost: CostMark; finished: number } | undefined;
+    let rssBytes = process.memoryUsage.rss();
+    let finished = 0;
+    let drained = false;
+    for (;;) {
+      ctx.signal?.throwIfAborted();
+      await sleep(TICK_MS * 2);
+      const now = performance.now();
+      rssBytes = Math.max(rssBytes, process.memoryUsage.rss());
+      uploadId ??= (await pipeline.store.listUnfinishedUploads())[0];
+      const u = uploadId === undefined ? undefined : await pipeline.store.getUpload(uploadId);
+      if (u) {
+        finished = u.ai.done + u.ai.failed + u.scrape.failed;
+        if (fillS === undefined && finished > 0) fillS = (now - t0) / 1000;
+        drained = u.status !== 'ingesting' && u.scrape.done + u.scrape.failed >= u.ingest.accepted;
+      }
+      // Every stage is full once the fill has passed twice: the AI stage is then fed by scrapers
+      // that have run at their own steady rate for a whole AI call.
+      if (!steady && fillS !== undefined && now - t0 >= fillS * 2000)
+        steady = { cost: await markCost(ctx.sims), finished };
+      if (steady && now - steady.cost.atMs >= steadyS * 1000) break;
+      if (drained || Date.now() >= latestEndMs) break;
+    }
+    const cost1 = await markCost(ctx.sims);
+    await uploading;
+    const from = steady ?? { cost: cost0, finished: 0 };
+    const items = finished - from.finished;
+    const seconds = (cost1.atMs - from.cost.atMs) / 1000;
+    return {
+      concurrency: plan.configured,
+      throughputRps: seconds > 0 ? items / seconds : 0,
+      fillS: fillS ?? (cost1.atMs - t0) / 1000,
+      windowS: seconds,
+      cpuSecondsPerRow: items ? (cost1.cpuUs - from.cost.cpuUs) / 1e6 / items : 0,
+      externalCpuSecondsPerRow: items ? (cost1.simCpuUs - from.cost.simCpuUs) / 1e6 / items : 0,
+      rssBytes,
+      uploadRows: rows,
+      items,
+    };
+  } finally {
+    await opened.close();
+  }
+}
