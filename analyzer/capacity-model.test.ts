@@ -151,7 +151,9 @@ describe('capacity model from a sample', () => {
     expect(['cpu', 'processes']).toContain(p.max.limitedBy);
     // 1,500 rows/s × 0.6 ms = 0.9 core of 6 busy: 5.1 free.
     expect(p.cpuCoresFree).toBeCloseTo(5.1, 6);
-    expect(report.notes.join(' ')).toContain("On i5-8500 the simulators' CPU (0.300 ms per row here) is not counted");
+    expect(report.notes.join(' ')).toContain(
+      "On i5-8500 the simulators' CPU (0.300 ms per row here) is not counted",
+    );
   });
 
   it("sizes a target rate by Little's law, CPU and memory per row in flight, worked by hand", () => {
@@ -185,7 +187,10 @@ describe('capacity model from a sample', () => {
     // No combined window: the rate is the lowest bound, ai at 2,000 rows/s. Rows in flight:
     // scrape min(1,500, 2,000 × 0.35) = 700, ai min(4,000, 2,000 × 2) = 4,000.
     // RAM = 100 MB + 700 × 50 KB + 4,000 × 20 KB = 104,857,600 + 35,840,000 + 81,920,000 = 222,617,600.
-    const report = capacityFromSample(sample(), { rows: 10_000_000, concurrency: { scrape: 1500, ai: 4000 } });
+    const report = capacityFromSample(sample(), {
+      rows: 10_000_000,
+      concurrency: { scrape: 1500, ai: 4000 },
+    });
     expect(report.forecast.rateRps).toBeCloseTo(2000, 6);
     expect(report.host.memoryUsedBytes).toBeCloseTo(222_617_600, 0);
   });

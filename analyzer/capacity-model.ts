@@ -515,7 +515,9 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
  */
 /** The stage a bound holds back (the AI stage for the LLM's limits); null for a shared limit. */
 function bottleneckStageOf(bound: CapacityBound): StageName | null {
-  return bound.kind === 'stage' || bound.kind === 'llm-rpm' || bound.kind === 'llm-tpm' ? (bound.stage ?? null) : null;
+  return bound.kind === 'stage' || bound.kind === 'llm-rpm' || bound.kind === 'llm-tpm'
+    ? (bound.stage ?? null)
+    : null;
 }
 
 function fillAndDrain(input: CapacityModelInput, bottleneckStage: StageName | null): Traced {
@@ -736,10 +738,7 @@ function evaluateHost(
       ? measuredRate.source
       : `lowest bound: ${lowest.kind}${lowest.stage ? ` (${lowest.stage})` : ''}`,
     bottleneck,
-    hoursForRows:
-      (input.rows / rateRps +
-        fillAndDrain(input, bottleneckStageOf(binding)).value) /
-      3600,
+    hoursForRows: (input.rows / rateRps + fillAndDrain(input, bottleneckStageOf(binding)).value) / 3600,
     cpuUtilisation,
     cpuCoresFree: cpuUtilisation === null ? null : host.cores * (1 - cpuUtilisation),
     memoryUsedBytes: memoryUsed?.bytes ?? null,
@@ -782,8 +781,10 @@ function memoryAt(
 }
 
 function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max'] {
+  // One pipeline process per core at most: a process that got less than a core (calibrated) did so
+  // because something else had the rest, and more processes would not get it back.
   const processes = input.coresPerProcess
-    ? Math.max(input.processes, Math.floor(host.cores / input.coresPerProcess.value))
+    ? Math.max(input.processes, Math.min(host.cores, Math.floor(host.cores / input.coresPerProcess.value)))
     : input.processes;
   const limits: Array<{ rate: number; by: string; stage?: StageName }> = [];
   const cpu = hostCpuPerRow(input, host);
@@ -797,7 +798,11 @@ function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max']
   if (llm !== null) limits.push({ rate: llm, by: 'llm limits' });
   for (const s of input.stages) {
     if (!s.scalesWithConcurrency)
-      limits.push({ rate: processes * s.ratePerProcess(s.concurrency), by: `stage ${s.stage}`, stage: s.stage });
+      limits.push({
+        rate: processes * s.ratePerProcess(s.concurrency),
+        by: `stage ${s.stage}`,
+        stage: s.stage,
+      });
     else if (s.ceilingPerProcessRps)
       limits.push({
         rate: processes * s.ceilingPerProcessRps,
@@ -828,7 +833,9 @@ function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max']
     limitedBy: lowest.by,
     processes,
     hoursForRows:
-      lowest.rate > 0 ? (input.rows / lowest.rate + fillAndDrain(input, lowest.stage ?? null).value) / 3600 : null,
+      lowest.rate > 0
+        ? (input.rows / lowest.rate + fillAndDrain(input, lowest.stage ?? null).value) / 3600
+        : null,
   };
 }
 

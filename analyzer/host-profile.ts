@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import si from 'systeminformation';
 import { HostProfileInvalidError } from '../errors.js';
 import { explainSchemaError } from './explain-schema-error.js';
 import schema from './host-profile.schema.json' with { type: 'json' };
+import i58500 from './host-profiles/i5-8500.json' with { type: 'json' };
 
 export const HOST_PROFILE_KIND = 'headroom.host-profile';
 export const HOST_PROFILE_VERSION = 1;
@@ -28,8 +28,9 @@ export interface HostProfile {
 const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
 const validate = ajv.compile<HostProfile>(schema);
 
-/** Profiles shipped with headroom, by name (`--host-profile i5-8500`). */
-export const BUNDLED_HOST_PROFILES = ['i5-8500'] as const;
+/** Profiles shipped with headroom, by name (`--host-profile i5-8500`); imported, so a build carries them. */
+const BUNDLED: Record<string, unknown> = { 'i5-8500': i58500 };
+export const BUNDLED_HOST_PROFILES = Object.keys(BUNDLED);
 
 /** Validates parsed JSON as a host profile; a HostProfileInvalidError names each bad field. */
 export function parseHostProfile(data: unknown, source: string): HostProfile {
@@ -43,12 +44,11 @@ export function parseHostProfile(data: unknown, source: string): HostProfile {
 
 /** Reads a host profile from a file path, or a bundled profile by name (e.g. `i5-8500`). */
 export async function loadHostProfile(fileOrName: string): Promise<HostProfile> {
-  const file = (BUNDLED_HOST_PROFILES as readonly string[]).includes(fileOrName)
-    ? fileURLToPath(new URL(`./host-profiles/${fileOrName}.json`, import.meta.url))
-    : fileOrName;
+  const bundled = BUNDLED[fileOrName];
+  if (bundled !== undefined) return parseHostProfile(structuredClone(bundled), fileOrName);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(fileOrName, 'utf8');
   } catch (err) {
     throw new HostProfileInvalidError(
       fileOrName,

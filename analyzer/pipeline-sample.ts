@@ -57,6 +57,13 @@ export interface CombinedWindow {
   uploadRows?: number;
   /** Rows completed in the steady window. */
   items?: number;
+  /** When the steady part began, seconds after the upload started. */
+  steadyFromS?: number;
+  /**
+   * Every half second from the upload's start: rows finished so far and rows in flight in the
+   * scrape and AI stages, to see the fill, the ramp and (when rows ran out) the drain.
+   */
+  timeline?: Array<{ tS: number; finished: number; scrapeActive: number; aiActive: number }>;
 }
 
 /** Settings of the simulated world the sample was taken in (what the user modelled). */

@@ -18,7 +18,7 @@ const usage = `headroom — performance testing and capacity planning for scrapi
 
 Usage: headroom <command> [options]     (headroom <command> --help for its options)
   demo --rows N          run the embedded pipeline end to end on N generated rows
-  run <scenario>         run a load scenario (auth, api-stress, worker, database, memory-leak)
+  run <scenario>         run a load scenario (auth, api-stress, worker, database, memory-leak, pipeline)
   gate [--against REF]   CI regression gate: quick suite vs this host's baselines or a git ref
   baseline save|show|list  store a scenario's gate trials for this host
   compare <base> <head>  compare two sets of trials (folders of runs, baselines)

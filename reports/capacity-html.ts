@@ -82,13 +82,27 @@ export function capacityHtmlDocument(report: CapacityReport): HtmlReportDocument
 }
 
 function stageTimeChart(report: CapacityReport): ChartSpec {
-  const hours = report.stages.map((s) => s.timeForRowsS / 3600);
+  // One unit for every bar, the one that keeps the longest bar's figure readable.
+  const longestS = Math.max(report.forecast.totalS, ...report.stages.map((s) => s.timeForRowsS));
+  const [unit, perUnitS]: [string, number] =
+    longestS < 120
+      ? ['s', 1]
+      : longestS < 7200
+        ? ['min', 60]
+        : longestS < 172_800
+          ? ['h', 3600]
+          : ['days', 86_400];
   return {
     type: 'bar',
     title: `Time for ${fmt(report.forecast.rows)} rows: each stage alone, and the pipeline (stages overlap)`,
     x: { title: 'stage', categories: [...report.stages.map((s) => s.stage), 'pipeline'] },
-    y: { title: 'time', unit: 'h' },
-    series: [{ label: 'hours', values: [...hours, report.forecast.totalS / 3600] }],
+    y: { title: 'time', unit },
+    series: [
+      {
+        label: `time (${unit})`,
+        values: [...report.stages.map((s) => s.timeForRowsS / perUnitS), report.forecast.totalS / perUnitS],
+      },
+    ],
   };
 }
 

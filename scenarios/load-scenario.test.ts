@@ -27,7 +27,14 @@ function problemsOf(data: unknown): string[] {
 
 describe('scenario files', () => {
   it('ships the guide scenarios in the library', async () => {
-    expect(await libraryScenarios()).toEqual(['api-stress', 'auth', 'database', 'memory-leak', 'pipeline', 'worker']);
+    expect(await libraryScenarios()).toEqual([
+      'api-stress',
+      'auth',
+      'database',
+      'memory-leak',
+      'pipeline',
+      'worker',
+    ]);
   });
 
   it('loads every library scenario in both profiles, the quick one within 60 s', async () => {

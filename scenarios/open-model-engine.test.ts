@@ -51,6 +51,19 @@ describe('runOpenModel: arrival rate', () => {
     expect(result.schedule).toMatchObject({ intended: 1_000, sent: 1_000, dropped: 0, requestedRps: 200 });
   });
 
+  it('keeps a dense 4,000 req/s (arrivals 0.25 ms apart, started in batches) within 2% of the rate, with a mean schedule lag under 5 ms', async () => {
+    const target = await server((_req, res) => answerOk(res));
+    const result = await runOpenModel({ target: target.url, rateRps: 4_000, durationMs: 2_000 });
+
+    const arrivals = target.arrivalsMs;
+    expect(arrivals).toHaveLength(8_000);
+    const seenRps = (arrivals.length - 1) / ((arrivals.at(-1)! - arrivals[0]!) / 1_000);
+    expect(Math.abs(seenRps - 4_000) / 4_000).toBeLessThan(0.02);
+    expect(result.schedule!.scheduleError).toBeLessThan(0.02);
+    expect(result.schedule!.meanLagMs).toBeLessThan(5);
+    expect(result.schedule).toMatchObject({ intended: 8_000, sent: 8_000, dropped: 0 });
+  });
+
   it('sends the integral of a 50→250 req/s ramp (750 requests, within 3%), each second within 10% of its share', async () => {
     const target = await server((_req, res) => answerOk(res));
     const result = await runOpenModel({

@@ -51,6 +51,7 @@ class ArrivalModel implements LoadModel {
   private started = 0;
   private dropped = 0;
   private lastLagMs = 0;
+  private intervalMs = Number.POSITIVE_INFINITY;
   private stoppedEarlyAtMs: number | undefined;
 
   constructor(
@@ -81,10 +82,16 @@ class ArrivalModel implements LoadModel {
         this.lastLagMs = performance.now() - this.nextAtMs;
       }
       this.k++;
-      this.nextAtMs = this.executor.startMs + this.schedule.atMs(this.k);
+      const atMs = this.executor.startMs + this.schedule.atMs(this.k);
+      this.intervalMs = atMs - this.nextAtMs;
+      this.nextAtMs = atMs;
       fired++;
     }
     return fired;
+  }
+
+  arrivalIntervalMs(): number {
+    return this.intervalMs;
   }
 
   nextDueMs(): number {

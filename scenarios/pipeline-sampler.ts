@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +43,10 @@ export interface PipelineSamplerOptions {
   pipeline?: PipelineConfigInput;
   /** Upper bound of the whole sampling, seconds; default 90, at most 120. */
   sampleSeconds?: number;
-  /** Length of each stage window (ramp-up included); default: the budget shared out. */
+  /**
+   * Steady part of each scrape and AI window (after the slots have opened and a short ramp-up), and
+   * the length of each write window; default: the budget shared out.
+   */
   windowS?: number;
   /** Steady part of the combined window, after twice its fill; default 3 × (scrape + AI time per row), at least 6 s. */
   combinedWindowS?: number;
@@ -85,6 +89,13 @@ const INGEST_ROWS_PER_LEVEL = 40_000;
 const MAX_EXPECTED_RPS = 6_000;
 /** Each write window: the write stage is fast, a second and a half of rows is plenty. */
 const WRITE_WINDOW_S = 1.5;
+/** Spacing of the combined window's timeline. */
+const TIMELINE_STEP_MS = 500;
+/**
+ * After the stagger the new slots' start times are spread over a time per row, so the flow is
+ * nearly steady; a quarter of a time per row more lets the first of them turn over.
+ */
+const RAMP_AFTER_STAGGER = 0.25;
 /** Steps in which a level's new slots open, spread over one time per row. */
 const RAMP_STEPS = 10;
 /** Time a row spends in the write stage at low concurrency (two batch waits): sizes its rows. */
@@ -95,7 +106,7 @@ const MAX_WINDOW_STRETCH = 2;
 const BUDGET_PLANNED = 0.94;
 /** Below half its planned length a steady window is dropped rather than measured. */
 const MIN_WINDOW_SCALE = 0.5;
-/** A steady window shorter than this says little; below it the stage is skipped and reported. */
+/** The shortest window an option may ask for, and the least the combined window needs. */
 const MIN_WINDOW_S = 1;
 const SAMPLER_USER = { email: 'sampler@headroom.test', password: 'headroom-sampler-password' };
 
@@ -112,10 +123,13 @@ export async function samplePipeline(opts: PipelineSamplerOptions = {}): Promise
   const budgetMs = plan.sampleSeconds * 1000;
   // Windows are planned to end a little early: teardowns on a busy host run long.
   const deadlineMs = startedMs + budgetMs * BUDGET_PLANNED;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-sampler-'));
+  const sims = await spawnSimulators(opts.simulators);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-sampler-')).catch(async (err: unknown) => {
+    await sims.close();
+    throw err;
+  });
   let dbCount = 0;
   const nextStore = () => `sqlite:${path.join(dir, `sample-${++dbCount}.db`)}`;
-  const sims = await spawnSimulators(opts.simulators);
   let windowIndex = 0;
   const progress = (p: Omit<SamplerProgress, 'elapsedMs' | 'budgetMs' | 'window' | 'windows'>) =>
     opts.onProgress?.({
@@ -183,10 +197,11 @@ export async function samplePipeline(opts: PipelineSamplerOptions = {}): Promise
         const leftS =
           (deadlineMs - Date.now()) / 1000 - reserveS - overheadRatio * sum(rest.map((r) => r.overheadS));
         const scale = Math.min(MAX_WINDOW_STRETCH, leftS / sum(rest.map((r) => r.windowS)));
-        // Too little time left for a steady part worth the name: the level is left out (the
-        // sample then has fewer points, never junk ones).
-        if (opts.windowS === undefined && scale < MIN_WINDOW_SCALE) continue;
-        const windowS = opts.windowS ?? w.windowS * scale;
+        // Too little time left for a steady part worth the name: a middle level is left out (the
+        // sample then has fewer points, never junk ones); the lowest and highest levels, which
+        // show the two regimes, run with the shortest window worth having.
+        if (opts.windowS === undefined && scale < MIN_WINDOW_SCALE && !w.edge) continue;
+        const windowS = opts.windowS ?? w.windowS * Math.max(scale, MIN_WINDOW_SCALE);
         onWindow(w.stage, w.concurrency);
         const t0 = performance.now();
         const session = await sessionFor(w.stage);
@@ -194,6 +209,7 @@ export async function samplePipeline(opts: PipelineSamplerOptions = {}): Promise
         overheadPlanned += w.overheadS;
         overheadMeasured += Math.max(0, (performance.now() - t0) / 1000 - windowS);
         overheadRatio = Math.max(1, overheadMeasured / overheadPlanned);
+        if (!point) continue;
         lastRps[w.stage] = { concurrency: w.concurrency, rps: point.throughputRps };
         onPoint(w.stage, point);
         let measurement = stages.find((m) => m.stage === w.stage);
@@ -246,6 +262,8 @@ interface QueueWindowPlan {
   concurrency: number;
   windowS: number;
   overheadS: number;
+  /** The stage's lowest or highest level: the two regimes, never dropped for time. */
+  edge: boolean;
 }
 
 interface SamplingPlan {
@@ -309,6 +327,7 @@ export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
 
   // A window must hold the ramp-up (about one time per row) and a steady part of about two.
   const world = describeWorld(opts.simulators);
+  const llmLimitRps = providerLimitRps(world);
   const rowS = { scrape: expectedRowSeconds('scrape', world), ai: expectedRowSeconds('ai', world) };
   const queueWindows: QueueWindowPlan[] = [];
   for (const stage of ['scrape', 'ai'] as const) {
@@ -319,10 +338,15 @@ export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
         stage,
         concurrency,
         windowS: Math.max(1.5, 2 * rowS[stage]),
-        // Slots opened over one time per row, a ramp-up of at most one more, rows added for the
+        // Slots opened over one time per row, a short ramp-up after it, rows added for the
         // level; the stage's pipeline starts before its first level and closes after its last,
-        // waiting for the rows in flight.
-        overheadS: 2 * rowS[stage] + 0.3 + (i === 0 ? 0.5 : 0) + (last ? 0.5 + rowS[stage] * 2 : 0),
+        // waiting for the rows in flight (behind the provider's rate limit, for the AI stage).
+        overheadS:
+          1.25 * rowS[stage] +
+          0.3 +
+          (i === 0 ? 0.5 : 0) +
+          (last ? 0.5 + rowS[stage] * 2 + (stage === 'ai' ? concurrency / llmLimitRps : 0) : 0),
+        edge: i === 0 || last,
       });
     }
   }
@@ -339,8 +363,8 @@ export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
     combined,
     // The steady part, after twice the fill (about ingest + one scrape + one AI call).
     combinedWindowS: opts.combinedWindowS ?? Math.max(6, 3 * (rowS.scrape + rowS.ai)),
-    combinedOverheadS: 2 * (1 + rowS.scrape + rowS.ai) + 1 + rowS.ai,
-    combinedCloseS: 1 + rowS.ai,
+    combinedOverheadS: 2 * (1 + rowS.scrape + rowS.ai) + 1 + rowS.ai + configured.ai / llmLimitRps,
+    combinedCloseS: 1 + rowS.ai + configured.ai / llmLimitRps,
     windowCount: ingestWrite + queueWindows.length + (combined ? 1 : 0),
   };
 }
@@ -383,6 +407,18 @@ function describeWorld(sim: SimulatorsOptions = {}): SampledWorld {
   return world;
 }
 
+/**
+ * The provider's rate limit in rows per second (requests per minute, or tokens per minute at the
+ * message length plus a ~400-token prompt); Infinity without one. Rows in flight behind it drain
+ * at this rate when a window closes.
+ */
+function providerLimitRps(world: SampledWorld): number {
+  const byRequests = world.llmRpm ? world.llmRpm / 60 : Number.POSITIVE_INFINITY;
+  const tokens = (world.llmTokensPerMessage ?? 120) + 400;
+  const byTokens = world.llmTpm ? world.llmTpm / 60 / tokens : Number.POSITIVE_INFINITY;
+  return Math.min(byRequests, byTokens);
+}
+
 /** Expected seconds a row spends in a stage, from the world's settings: sizes the rows to queue. */
 function expectedRowSeconds(stage: 'scrape' | 'ai', world: SampledWorld): number {
   if (stage === 'scrape') {
@@ -400,13 +436,18 @@ function expectedRowSeconds(stage: 'scrape' | 'ai', world: SampledWorld): number
 async function samplePages(sims: RunningSimulators): Promise<ScrapeResult[]> {
   const pages: ScrapeResult[] = [];
   const port = sims.siteFarm.port;
+  // Twice the pages needed are asked for; once enough have come, the slow tail is not waited for.
+  const enough = new AbortController();
+  const signal = AbortSignal.any([enough.signal, AbortSignal.timeout(10_000)]);
+  // One signal for every request of the batch.
+  setMaxListeners(SAMPLE_PAGES * 2 + 1, signal);
   await Promise.all(
     Array.from({ length: SAMPLE_PAGES * 2 }, async (_, row) => {
       const url = new URL(sims.siteUrl(row));
       try {
         const res = await request(`http://127.0.0.1:${port}${url.pathname}`, {
           headers: { host: url.host },
-          signal: AbortSignal.timeout(10_000),
+          signal,
         });
         const body = Buffer.from(await res.body.arrayBuffer());
         if (res.statusCode !== 200 || pages.length >= SAMPLE_PAGES) return;
@@ -420,6 +461,7 @@ async function samplePages(sims: RunningSimulators): Promise<ScrapeResult[]> {
           attempts: 1,
           durationMs: 0,
         });
+        if (pages.length >= SAMPLE_PAGES) enough.abort();
       } catch {
         // A faulty page (reset, timeout) is one the scraper would have failed too: skip it.
       }
@@ -513,7 +555,7 @@ async function readJobHistogram(pipeline: RunningPipeline, queue: QueueName): Pr
  * Mean and interpolated p50/p95 of the jobs that finished between two readings, in ms. The mean
  * is exact (sum ÷ count); percentiles are interpolated within the histogram's buckets.
  */
-export function histogramDelta(
+function histogramDelta(
   a: HistogramReading,
   b: HistogramReading,
 ): { p50: number; p95: number; mean: number } | undefined {
@@ -559,7 +601,8 @@ async function failedOutcomes(pipeline: RunningPipeline, stage: 'scrape' | 'ai')
 class QueueStageSession {
   readonly queue: QueueName;
   private uploaded = 0;
-  private concurrency = 0;
+  /** The concurrency the stage's workers run at now (0 before the first level). */
+  concurrency = 0;
 
   private constructor(
     private readonly ctx: WindowContext,
@@ -619,20 +662,22 @@ async function sampleQueueStage(
   concurrency: number,
   windowS: number,
   previous?: { concurrency: number; rps: number },
-): Promise<StagePoint> {
+): Promise<StagePoint | undefined> {
   const rowS = expectedRowSeconds(session.stage, ctx.world);
-  // Little's law bounds the rate; once a lower level has been measured, the CPU does too: the
-  // rate grows at most in proportion to concurrency, and this host is rarely the exception.
+  // Little's law bounds the rate; once a lower level has been measured, so does proportionality:
+  // the rate grows at most in proportion to concurrency (USL with σ, κ ≥ 0).
   const byPrevious = previous
-    ? previous.rps * Math.min(3, concurrency / previous.concurrency)
+    ? previous.rps * (concurrency / previous.concurrency)
     : Number.POSITIVE_INFINITY;
   const expectedRps = Math.min(concurrency / rowS, byPrevious, MAX_EXPECTED_RPS);
-  const needed = Math.ceil(concurrency + expectedRps * windowS * 1.3) + 200;
+  // Rows for the slots, the stagger and ramp-up (about two times per row) and the steady part, with
+  // a margin: a stage that runs dry mid-window is no longer steady.
+  const needed = Math.ceil(concurrency + expectedRps * (windowS + 2 * rowS) * 1.5) + 200;
   const backlog = await session.backlog();
   if (backlog < needed) await session.addRows(needed - backlog);
   // New slots open over one time per row, not all at once: rows started together would finish
   // together, and a window would count whole waves of them instead of a steady flow.
-  const from = previous?.concurrency ?? 0;
+  const from = session.concurrency;
   for (let k = 1; k <= RAMP_STEPS; k++) {
     await session.setConcurrency(Math.round(from + ((concurrency - from) * k) / RAMP_STEPS));
     if (k < RAMP_STEPS) await sleep((rowS * 1000) / RAMP_STEPS);
@@ -644,8 +689,8 @@ async function sampleQueueStage(
     session.queue,
     concurrency,
     windowS,
-    rowS,
-    previous,
+    rowS * RAMP_AFTER_STAGGER,
+    from,
   );
 }
 
@@ -688,8 +733,8 @@ async function measureQueueWindow(
   concurrency: number,
   windowS: number,
   maxRampS: number,
-  previous?: { concurrency: number },
-): Promise<StagePoint> {
+  previousConcurrency: number,
+): Promise<StagePoint | undefined> {
   const startMs = performance.now();
   const finished = async () => {
     const d = await pipeline.queue.depth(queue);
@@ -706,7 +751,7 @@ async function measureQueueWindow(
     if (d.done - doneAtStart >= concurrency || performance.now() - startMs >= maxRampS * 1000) break;
     await sleep(TICK_MS);
   }
-  if (previous && peakActive <= previous.concurrency && (await finished()).waiting > 0)
+  if (previousConcurrency > 0 && peakActive <= previousConcurrency && (await finished()).waiting > 0)
     throw new Error(
       `the ${queue} queue kept ${peakActive} jobs in flight after its concurrency was raised to ${concurrency}: ` +
         'the queue engine did not take the new concurrency',
@@ -718,6 +763,7 @@ async function measureQueueWindow(
   const done0 = (await finished()).done;
   let inFlightSum = 0;
   let ticks = 0;
+  let ranDry = false;
   let rssBytes = process.memoryUsage.rss();
   for (;;) {
     await sleep(TICK_MS);
@@ -726,7 +772,10 @@ async function measureQueueWindow(
     ticks++;
     rssBytes = Math.max(rssBytes, process.memoryUsage.rss());
     // Out of rows: the stage is draining, no longer steady; the window ends here.
-    if (d.waiting === 0 && d.active < concurrency * 0.9) break;
+    if (d.waiting === 0 && d.active < concurrency * 0.9) {
+      ranDry = true;
+      break;
+    }
     if (performance.now() >= endMs) break;
   }
   const cost1 = await markCost(ctx.sims);
@@ -735,6 +784,9 @@ async function measureQueueWindow(
   const done1 = (await finished()).done;
   const items = done1 - done0;
   const seconds = (cost1.atMs - cost0.atMs) / 1000;
+  // A window cut short by running dry measured a drain, not a steady flow: no point rather than a
+  // wrong one.
+  if (ranDry && seconds < windowS / 2) return undefined;
   const latency = histogramDelta(hist0, hist1);
   return {
     concurrency,
@@ -1009,10 +1061,23 @@ async function sampleCombined(
     let rssBytes = process.memoryUsage.rss();
     let finished = 0;
     let drained = false;
+    const timeline: NonNullable<CombinedWindow['timeline']> = [];
     for (;;) {
       ctx.signal?.throwIfAborted();
       await sleep(TICK_MS * 2);
       const now = performance.now();
+      if (now - t0 >= (timeline.length + 1) * TIMELINE_STEP_MS) {
+        const [scrape, ai] = await Promise.all([
+          pipeline.queue.depth('scraping'),
+          pipeline.queue.depth('ai_processing'),
+        ]);
+        timeline.push({
+          tS: Math.round(now - t0) / 1000,
+          finished,
+          scrapeActive: scrape.active,
+          aiActive: ai.active,
+        });
+      }
       rssBytes = Math.max(rssBytes, process.memoryUsage.rss());
       uploadId ??= (await pipeline.store.listUnfinishedUploads())[0];
       const u = uploadId === undefined ? undefined : await pipeline.store.getUpload(uploadId);
@@ -1043,6 +1108,8 @@ async function sampleCombined(
       rssBytes,
       uploadRows: rows,
       items,
+      ...(steady ? { steadyFromS: Math.round(steady.cost.atMs - t0) / 1000 } : {}),
+      timeline,
     };
   } finally {
     await opened.close();

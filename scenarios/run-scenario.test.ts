@@ -14,7 +14,10 @@ describe('scenario library against the embedded pipeline', async () => {
       expect(failed).toEqual([]);
       expect(run.passed).toBe(true);
       expect(run.result.scenario).toMatchObject({ name, profile: 'quick' });
-      if (name !== 'database') expect(run.result.serverSamples.length).toBeGreaterThan(10);
+      // The database scenario drives the store directly; the pipeline scenario samples its own
+      // pipelines stage by stage: neither has one target whose /metrics could be read.
+      if (name !== 'database' && name !== 'pipeline')
+        expect(run.result.serverSamples.length).toBeGreaterThan(10);
     });
   }
 

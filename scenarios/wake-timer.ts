@@ -31,14 +31,21 @@ export class WakeTimer {
     private readonly spinShare = DEFAULT_SPIN_SHARE,
   ) {}
 
-  /** Makes sure `tick` runs no later than about `dueAtMs` (performance.now() time); `Infinity` is a no-op. */
-  wakeAt(dueAtMs: number, nowMs: number): void {
+  /**
+   * Makes sure `tick` runs no later than about `dueAtMs` (performance.now() time); `Infinity` is
+   * a no-op. `spin: false` when the caller expects other events (e.g. responses arriving every
+   * few microseconds) to call `tick` in time anyway: the wake is then only a backstop timer, and
+   * no event-loop turns are spent waiting for the due time.
+   */
+  wakeAt(dueAtMs: number, nowMs: number, spin = true): void {
     if (this.stopped || dueAtMs >= this.armedForMs) return;
     this.cancel();
     this.armedForMs = dueAtMs;
     const waitMs = dueAtMs - nowMs;
     if (waitMs <= 0) {
       this.immediate = setImmediate(this.fire);
+    } else if (!spin) {
+      this.timer = setTimeout(this.fire, Math.max(1, Math.floor(waitMs)));
     } else if (waitMs <= SPIN_WINDOW_MS && this.maySpin(nowMs)) {
       this.spinStartedAtMs = nowMs;
       this.immediate = setImmediate(this.fire);

@@ -142,6 +142,28 @@ describe('headroom capacity', () => {
     expect(report.forecast.rateRps).toBeCloseTo(400, 6);
   });
 
+  it('samples the reference pipeline, writes the sample, and recomputes the same forecast from it', async () => {
+    // A small, fast simulated world: the point is the path from measuring to the report, not speed.
+    const dir = await tempDir();
+    const fast = ['--site-latency-ms', '20', '--llm-ttft-ms', '20', '--llm-tokens-per-second', '5000'];
+    const measuring = ['--sample-seconds', '20', '--scraping-concurrency', '50', '--ai-concurrency', '100'];
+    const io = capture();
+    expect(
+      await main(['capacity', '--rows', '20000', ...measuring, ...fast, '--json', '--out', dir], io),
+    ).toBe(0);
+    const measured = JSON.parse(io.out);
+    expect(measured.mode).toBe('measured');
+    // Which stages fit in a 20 s budget depends on the machine's load; the sample says which did.
+    const sample = JSON.parse(await readFile(path.join(dir, 'sample.json'), 'utf8'));
+    expect(measured.stages.map((st: { stage: string }) => st.stage)).toEqual(
+      sample.stages.map((st: { stage: string }) => st.stage),
+    );
+    const again = capture();
+    const saved = path.join(dir, 'sample.json');
+    expect(await main(['capacity', '--rows', '20000', '--sample', saved, '--json'], again)).toBe(0);
+    expect(JSON.parse(again.out).forecast.totalS).toBeCloseTo(measured.forecast.totalS, 9);
+  });
+
   it('exits 2 for a sample file of another kind', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'sample.json');

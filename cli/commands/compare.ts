@@ -35,10 +35,10 @@ export async function compareCommand(argv: string[], io: CliIo): Promise<ExitCod
     },
   });
   if (positionals.length !== 2) throw new UsageInvalidError('give two sides: headroom compare <base> <head>');
-  const [base, head] = await Promise.all(
-    positionals.map((p) => loadTrialSet(p, { dir: values.dir, force: values.force })),
-  );
-  const outcome = compareTrialSets(base!, head!, { force: values.force });
+  // One side after the other, so that when both are wrong the base side's problem is reported.
+  const base = await loadTrialSet(positionals[0]!, { dir: values.dir, force: values.force });
+  const head = await loadTrialSet(positionals[1]!, { dir: values.dir, force: values.force });
+  const outcome = compareTrialSets(base, head, { force: values.force });
   if (values.markdown) await writeReportFile(values.markdown, renderMarkdownReport(outcome));
   if (values.junit) await writeReportFile(values.junit, renderJunitReport(outcome));
   io.stdout(values.json ? renderJsonReport(outcome) : renderMarkdownReport(outcome));

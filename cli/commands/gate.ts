@@ -16,10 +16,13 @@ export const gateHelp = `headroom gate [options]
 
 The CI regression gate: runs a suite's short trials on this build and compares them with this
 host's stored baselines, or with --against a git ref built in a temporary worktree and measured
-here, interleaved with this build (A B, B A, …) from the same load generator.
+here in rounds with this build (both at once by default) from the same load generator, and
+compared round by round.
   --suite NAME       ${Object.keys(GATE_SUITES).join(', ')} (default quick: auth, api-stress, worker)
   --trials N         measured trials per side (default ${DEFAULT_GATE_TRIALS}, at least 2)
   --against REF      compare with this git ref (e.g. origin/main) instead of stored baselines
+  --interleave MODE  with --against: concurrent (default: each round loads base and head at once,
+                     so the machine's other load hits both) or alternate (A B, B A, …)
   --dir D            baseline folder (default ${DEFAULT_BASELINE_DIR})
   --force            use another host's baselines when this host has none (flagged in reports)
   --markdown F       write the Markdown report (PR comment, $GITHUB_STEP_SUMMARY)
@@ -43,6 +46,7 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       junit: { type: 'string' },
       json: { type: 'string' },
       slowdown: { type: 'string' },
+      interleave: { type: 'string', default: 'concurrent' },
     },
   });
   if (positionals.length > 0)
@@ -51,11 +55,14 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
     );
   const trials = numberFlag('trials', values.trials, { integer: true, min: 2 });
   const slowdown = numberFlag('slowdown', values.slowdown, { min: 1 });
+  if (values.interleave !== 'concurrent' && values.interleave !== 'alternate')
+    throw new UsageInvalidError(`--interleave must be concurrent or alternate (got "${values.interleave}")`);
   const startedMs = performance.now();
   const run = await runGate({
     suite: values.suite,
     trials,
     against: values.against,
+    interleave: values.interleave,
     dir: values.dir,
     force: values.force,
     headTargetArgs: slowdown === undefined ? [] : ['--slowdown', String(slowdown)],
