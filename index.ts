@@ -41,6 +41,7 @@ export { DEFAULT_GATE_TRIALS, type GateRun, type RunGateOptions, runGate } from 
 export { type RunSummary, summarizeRun } from './analyzer/summary.js';
 export { compareTrialSets, loadTrialSet, type TrialSet } from './analyzer/trial-set.js';
 export { fitUsl, type UslFit, uslConcurrencyFor, uslThroughput } from './analyzer/usl-fit.js';
+export { writeFileAtomic } from './atomic-file.js';
 export {
   type Baseline,
   DEFAULT_BASELINE_DIR,
@@ -84,23 +85,22 @@ export {
   renderHtmlReport,
   type TableCell,
   type ValueAxis,
-  writeHtmlReport,
   type XyChartSpec,
   type XySeries,
 } from './reports/html-report.js';
 export { renderJsonReport } from './reports/json-report.js';
 export { renderJunitReport } from './reports/junit-report.js';
 export { renderMarkdownReport } from './reports/markdown-report.js';
-export { writeReportFile } from './reports/report-file.js';
 export { type RunReportOptions, runReportDocument } from './reports/run-report.js';
 export { type ClinicProfile, type ClinicTool, runClinicProfile } from './scenarios/clinic-profile.js';
 export { ARTILLERY_TOOL, type ArtilleryRun, runArtillery } from './scenarios/interop/artillery-driver.js';
 export { type ArtilleryExportOptions, exportArtillery } from './scenarios/interop/artillery-export.js';
 export { type ArtilleryImportOptions, importArtilleryReport } from './scenarios/interop/artillery-import.js';
-export { importAutocannonJson } from './scenarios/interop/autocannon-import.js';
 export { type AutocannonFlowRun, runAutocannonFlow } from './scenarios/interop/autocannon-flow-driver.js';
+export { importAutocannonJson } from './scenarios/interop/autocannon-import.js';
 export { type ExportPlan, exportPlan } from './scenarios/interop/export-plan.js';
 export { type ImportOptions, UNKNOWN_HOST } from './scenarios/interop/imported-result.js';
+export { exportK6 } from './scenarios/interop/k6-export.js';
 export {
   importK6,
   importK6JsonOutput,
@@ -108,10 +108,13 @@ export {
   readK6File,
   readK6JsonOutput,
 } from './scenarios/interop/k6-import.js';
-export { exportK6 } from './scenarios/interop/k6-export.js';
 export { type LocustRun, runLocust } from './scenarios/interop/locust-driver.js';
 export { exportLocust } from './scenarios/interop/locust-export.js';
-export { importLocustCsv, type LocustCsv, type LocustImportOptions } from './scenarios/interop/locust-import.js';
+export {
+  importLocustCsv,
+  type LocustCsv,
+  type LocustImportOptions,
+} from './scenarios/interop/locust-import.js';
 export {
   histogramFromPercentiles,
   type ReportedDistribution,

@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Ajv } from 'ajv';
+import { writeFileAtomic } from '../atomic-file.js';
 import schema from './capacity-report.schema.v1.json' with { type: 'json' };
 import { explainSchemaError } from './explain-schema-error.js';
 import type { StageName } from './pipeline-sample.js';
@@ -200,18 +198,5 @@ export async function writeCapacityReport(file: string, report: CapacityReport):
   const problems = capacityReportProblems(JSON.parse(JSON.stringify(report)));
   if (problems.length)
     throw new Error(`the capacity report does not match its schema:\n  ${problems.join('\n  ')}`);
-  await writeTextAtomic(file, `${JSON.stringify(report, null, 2)}\n`);
-}
-
-/** Writes any text file atomically (the Markdown and HTML renderings). */
-export async function writeTextAtomic(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temporary, text);
-    await rename(temporary, file);
-  } catch (err) {
-    await rm(temporary, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(file, `${JSON.stringify(report, null, 2)}\n`);
 }

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
+import { writeFileAtomic } from '../atomic-file.js';
 import { SampleInvalidError } from '../errors.js';
 import { PIPELINE_SAMPLE_KIND, PIPELINE_SAMPLE_VERSION, type PipelineSample } from './pipeline-sample.js';
 import schema from './pipeline-sample.schema.v1.json' with { type: 'json' };
@@ -59,15 +58,7 @@ export function checkPipelineSample(data: unknown, file: string): PipelineSample
 /** Writes a sample atomically (temporary file in the same folder, then rename), after validating it. */
 export async function writePipelineSample(file: string, sample: PipelineSample): Promise<void> {
   checkPipelineSample(sample, file);
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temporary, `${JSON.stringify(sample, null, 2)}\n`);
-    await rename(temporary, file);
-  } catch (err) {
-    await rm(temporary, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(file, `${JSON.stringify(sample, null, 2)}\n`);
 }
 
 function explain(e: ErrorObject): string {

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { RunSummary } from '../analyzer/summary.js';
 import { summarizeRun } from '../analyzer/summary.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { BaselineCorruptError, BaselineHostMismatchError, BaselineNotFoundError } from '../errors.js';
 import type { RunResult } from '../scenarios/run-result.js';
 import schema from './baseline.schema.v1.json' with { type: 'json' };
@@ -77,15 +77,7 @@ export function baselineFile(dir: string, scenario: string, hostId: string): str
 export async function saveBaseline(baseline: Baseline, dir: string = DEFAULT_BASELINE_DIR): Promise<string> {
   const file = baselineFile(dir, baseline.scenario.name, baseline.host.id);
   checkBaseline(baseline, file);
-  await mkdir(dir, { recursive: true });
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temporary, `${JSON.stringify(baseline, null, 2)}\n`);
-    await rename(temporary, file);
-  } catch (err) {
-    await rm(temporary, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(file, `${JSON.stringify(baseline, null, 2)}\n`);
   return file;
 }
 

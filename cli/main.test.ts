@@ -1,62 +1,45 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { freshPostgres, freshRedis } from '../pipeline/test-support/test-services.js';
-import type { CliIo } from './cli-io.js';
 import { main } from './main.js';
-
-function capture(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  return io;
-}
+import { capturedIo } from './test-support/captured-io.js';
 
 /** Fast simulated world: the point is the command's output, not its speed. */
 const FAST_SIM = ['--site-latency-ms', '10', '--llm-ttft-ms', '10', '--llm-tokens-per-second', '5000'];
 
 describe('headroom CLI', () => {
   it('prints usage with --help and exits 0', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['--help'], io)).toBe(0);
     expect(io.out).toContain('demo --rows N');
   });
 
   it('exits 2 with the error code for an unknown command', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['teleport'], io)).toBe(2);
     expect(io.err).toContain('unknown command "teleport"');
     expect(io.err).toContain('HRM_USAGE_INVALID');
   });
 
   it('exits 2 naming the flag for a bad flag value', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['demo', '--rows', 'many'], io)).toBe(2);
     expect(io.err).toContain('--rows must be an integer');
   });
 
   it('exits 2 for an unknown flag', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['demo', '--rowz', '5'], io)).toBe(2);
     expect(io.err).toMatch(/rowz/);
   });
 
   it('exits 2 naming the field for a store URL it cannot use', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['demo', '--rows', '5', '--store', 'mysql://x'], io)).toBe(2);
     expect(io.err).toContain('HRM_CONFIG_INVALID');
   });
 
   it('runs the demo and prints one JSON object counted from the database', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['demo', '--rows', '300', '--json', ...FAST_SIM], io)).toBe(0);
     const result = JSON.parse(io.out);
     expect(result).toMatchObject({
@@ -76,9 +59,9 @@ describe('headroom CLI', () => {
     onTestFinished(pg.drop);
     const redis = await freshRedis();
     onTestFinished(redis.drop);
-    const embedded = capture();
+    const embedded = capturedIo();
     expect(await main(['demo', '--rows', '200', '--json', ...FAST_SIM], embedded)).toBe(0);
-    const distributed = capture();
+    const distributed = capturedIo();
     const args = ['demo', '--rows', '200', '--json', '--store', pg.url, '--queue', redis.url, ...FAST_SIM];
     expect(await main(args, distributed), distributed.err).toBe(0);
     const a = JSON.parse(embedded.out);

@@ -5,10 +5,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../atomic-file.js';
 import { runMetrics } from '../scenarios/run-metrics.js';
 import type { RunResult } from '../scenarios/run-result.js';
 import { evaluateThresholds, parseThreshold } from '../scenarios/threshold.js';
-import { renderHtmlReport, writeHtmlReport } from './html-report.js';
+import { renderHtmlReport } from './html-report.js';
 import { runReportDocument } from './run-report.js';
 import { measuredRun } from './test-support/measured-run.js';
 
@@ -62,7 +63,7 @@ async function loadReport(): Promise<PageVisit> {
   );
   const dir = await mkdtemp(path.join(tmpdir(), 'headroom-report-'));
   const file = path.join(dir, 'run-report.html');
-  await writeHtmlReport(file, renderHtmlReport(runReportDocument(result, { thresholds })));
+  await writeFileAtomic(file, renderHtmlReport(runReportDocument(result, { thresholds })));
   const fileUrl = pathToFileURL(file).href;
 
   browser = await chromium.launch({

@@ -7,11 +7,8 @@ describe('CompiledStep', () => {
       {
         name: 'update',
         method: 'PUT',
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${name} is the flow's capture syntax, not a template.
         path: '/users/${id}',
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${name} is the flow's capture syntax, not a template.
         headers: { authorization: 'Bearer ${token}' },
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${name} is the flow's capture syntax, not a template.
         json: { owner: '${id}', note: 'fixed' },
       },
       '/api',
@@ -29,7 +26,6 @@ describe('CompiledStep', () => {
   });
 
   it('escapes a captured value inside a JSON string and inside a path segment', () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${name} is the flow's capture syntax, not a template.
     const step = new CompiledStep({ name: 's', method: 'POST', path: '/q/${v}', json: { text: '${v}' } }, '');
     const vars = { v: 'say "hi"/\\' };
     expect(JSON.parse(String(step.bodyFor(vars)))).toEqual({ text: 'say "hi"/\\' });

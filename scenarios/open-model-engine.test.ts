@@ -251,7 +251,6 @@ describe('runOpenModel: bounds', () => {
     const run = runOpenModel({
       target: 'not a url',
       phases: [{ durationMs: 0, rateRps: -1 }],
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${name} is the flow's capture syntax, not a template.
       flow: [{ name: 'me', method: 'GET', path: '/me/${id}' }],
     });
     await expect(run).rejects.toBeInstanceOf(ConfigInvalidError);
@@ -295,7 +294,6 @@ describe('runOpenModel: flows', () => {
           json: { user: 'ada' },
           capture: { token: '$.data.accessToken' },
         },
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${name} is the flow's capture syntax, not a template.
         { name: 'me', method: 'GET', path: '/me', headers: { authorization: 'Bearer ${token}' }, thinkMs: 5 },
       ],
     });
@@ -339,7 +337,6 @@ describe('runOpenModel: flows', () => {
       durationMs: 500,
       flow: [
         { name: 'login', method: 'POST', path: '/login', capture: { token: '$.accessToken' } },
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${name} is the flow's capture syntax, not a template.
         { name: 'me', method: 'GET', path: '/me', headers: { authorization: '${token}' } },
       ],
     });

@@ -189,11 +189,35 @@ export async function samplePipeline(opts: PipelineSamplerOptions = {}): Promise
       sessions[stage] ??= await QueueStageSession.open(ctx, stage, Math.max(...plan.levels[stage]));
       return sessions[stage];
     };
+    // The combined window runs between the scrape and the AI stage: before the AI stage's last
+    // level, whose rows in flight may take long to drain behind a provider's rate limit.
+    let combined: CombinedWindow | undefined;
+    let combinedDone = false;
+    const runCombined = async () => {
+      combinedDone = true;
+      for (const session of Object.values(sessions)) await session.close();
+      for (const stage of ['scrape', 'ai'] as const) delete sessions[stage];
+      opts.signal?.throwIfAborted();
+      const aiLeft = queued.filter((w) => w.stage === 'ai');
+      const laterS =
+        overheadRatio * sum(aiLeft.map((w) => w.overheadS)) +
+        sum(aiLeft.map((w) => w.windowS)) * MIN_WINDOW_SCALE;
+      const closeS = plan.combinedCloseS * overheadRatio;
+      const leftS = (deadlineMs - Date.now()) / 1000 - closeS - laterS;
+      if (leftS < plan.combinedOverheadS - plan.combinedCloseS + MIN_WINDOW_S) return;
+      windowIndex++;
+      const concurrency = plan.configured.scrape + plan.configured.ai;
+      progress({ stage: 'combined', concurrency });
+      combined = await sampleCombined(ctx, plan, plan.combinedWindowS, deadlineMs - (closeS + laterS) * 1000);
+      progress({ stage: 'combined', concurrency, combined });
+    };
     try {
       for (const [i, w] of queued.entries()) {
         opts.signal?.throwIfAborted();
+        if (w.stage === 'ai' && plan.combined && !combinedDone) await runCombined();
         const rest = queued.slice(i);
-        const reserveS = plan.combined ? plan.combinedWindowS + plan.combinedOverheadS * overheadRatio : 0;
+        const reserveS =
+          plan.combined && !combinedDone ? plan.combinedWindowS + plan.combinedOverheadS * overheadRatio : 0;
         const leftS =
           (deadlineMs - Date.now()) / 1000 - reserveS - overheadRatio * sum(rest.map((r) => r.overheadS));
         const scale = Math.min(MAX_WINDOW_STRETCH, leftS / sum(rest.map((r) => r.windowS)));
@@ -223,18 +247,7 @@ export async function samplePipeline(opts: PipelineSamplerOptions = {}): Promise
       for (const session of Object.values(sessions)) await session.close();
     }
 
-    let combined: CombinedWindow | undefined;
-    if (plan.combined) {
-      opts.signal?.throwIfAborted();
-      const closeS = plan.combinedCloseS * overheadRatio;
-      const leftS = (deadlineMs - Date.now()) / 1000 - closeS;
-      if (leftS >= plan.combinedOverheadS - plan.combinedCloseS + MIN_WINDOW_S) {
-        windowIndex++;
-        progress({ stage: 'combined', concurrency: plan.configured.scrape + plan.configured.ai });
-        combined = await sampleCombined(ctx, plan, plan.combinedWindowS, deadlineMs - closeS * 1000);
-        progress({ stage: 'combined', concurrency: plan.configured.scrape + plan.configured.ai, combined });
-      }
-    }
+    if (plan.combined && !combinedDone) await runCombined();
 
     return {
       kind: PIPELINE_SAMPLE_KIND,

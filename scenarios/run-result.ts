@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { writeFileAtomic } from '../atomic-file.js';
 import { ResultInvalidError } from '../errors.js';
 import { configHash } from './config-hash.js';
 import type { HeapTrend } from './heap-sampler.js';
@@ -176,15 +174,7 @@ export function checkRunResult(data: unknown, file: string): RunResult {
 /** Writes a result atomically (temporary file in the same folder, then rename), after validating it. */
 export async function writeRunResult(file: string, result: RunResult): Promise<void> {
   checkRunResult(result, file);
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temporary, `${JSON.stringify(result, null, 2)}\n`);
-    await rename(temporary, file);
-  } catch (err) {
-    await rm(temporary, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(file, `${JSON.stringify(result, null, 2)}\n`);
 }
 
 function explain(e: ErrorObject): string {

@@ -4,25 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
-import type { CliIo } from '../cli-io.js';
 import { main } from '../main.js';
-
-function capture(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  return io;
-}
+import { capturedIo } from '../test-support/captured-io.js';
 
 const seed = fileURLToPath(new URL('../../examples/declared/seed-server-report.json', import.meta.url));
 const ioBound = fileURLToPath(new URL('../../examples/declared/seed-server-io-bound.json', import.meta.url));
@@ -30,7 +13,7 @@ const tempDir = () => mkdtemp(path.join(tmpdir(), 'headroom-capacity-'));
 
 describe('headroom capacity', () => {
   it("prints the seed report's corrected forecast from its declared figures", async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--declared', seed], io)).toBe(0);
     expect(io.out).toContain('500,000 rows → 4.34 days (104.2 h)');
     expect(io.out).toContain('bottleneck   stage ai (declared-rate)');
@@ -38,7 +21,7 @@ describe('headroom capacity', () => {
   });
 
   it('prints one versioned JSON report with --json', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--declared', ioBound, '--rows', '1000000', '--json'], io)).toBe(0);
     const report = JSON.parse(io.out);
     expect(report).toMatchObject({ kind: 'headroom.capacity-report', version: 1, mode: 'declared' });
@@ -49,7 +32,7 @@ describe('headroom capacity', () => {
 
   it('writes report.json, report.md and report.html to --out', async () => {
     const dir = await tempDir();
-    const io = capture();
+    const io = capturedIo();
     expect(
       await main(['capacity', '--declared', ioBound, '--host-profile', 'i5-8500', '--out', dir], io),
     ).toBe(0);
@@ -64,7 +47,7 @@ describe('headroom capacity', () => {
 
   it('lets --llm-rpm model a provider tier that becomes the bottleneck', async () => {
     // 600 requests/min = 10 rows/s, below the 16 rows/s of the slots.
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--declared', ioBound, '--llm-rpm', '600', '--json'], io)).toBe(0);
     const report = JSON.parse(io.out);
     expect(report.forecast.bottleneck.kind).toBe('llm-rpm');
@@ -78,7 +61,7 @@ describe('headroom capacity', () => {
     const data = JSON.parse(await readFile(seed, 'utf8'));
     data.workers.processes = 'four';
     await writeFile(file, JSON.stringify(data));
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--declared', file], io)).toBe(2);
     expect(io.err).toContain('/workers/processes: must be integer (got "four")');
     expect(io.err).toContain('HRM_DECLARED_CAPACITY_INVALID');
@@ -88,20 +71,20 @@ describe('headroom capacity', () => {
     const dir = await tempDir();
     const file = path.join(dir, 'host.json');
     await writeFile(file, JSON.stringify({ kind: 'headroom.host-profile', version: 1, name: 'x', cores: 6 }));
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--declared', seed, '--host-profile', file], io)).toBe(2);
     expect(io.err).toContain('missing field "memoryBytes"');
     expect(io.err).toContain('HRM_HOST_PROFILE_INVALID');
   });
 
   it('exits 2 when measurement flags come with a declared file', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--declared', seed, '--processes', '8'], io)).toBe(2);
     expect(io.err).toContain('with --declared, set workers and stages in the file');
   });
 
   it('exits 2 for a target rate it cannot read', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--declared', seed, '--target-rate', 'lots'], io)).toBe(2);
     expect(io.err).toContain('--target-rate must be a rate such as 1000/min');
   });
@@ -133,7 +116,7 @@ describe('headroom capacity', () => {
       durationMs: 60_000,
     };
     await writeFile(file, JSON.stringify(sample));
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--sample', file, '--rows', '100000', '--json'], io)).toBe(0);
     const report = JSON.parse(io.out);
     // Largest measured concurrency by default: ai 800 ÷ 2 s = 400 rows/s; scrape 200 ÷ 0.3 = 667;
@@ -147,7 +130,7 @@ describe('headroom capacity', () => {
     const dir = await tempDir();
     const fast = ['--site-latency-ms', '20', '--llm-ttft-ms', '20', '--llm-tokens-per-second', '5000'];
     const measuring = ['--sample-seconds', '20', '--scraping-concurrency', '50', '--ai-concurrency', '100'];
-    const io = capture();
+    const io = capturedIo();
     expect(
       await main(['capacity', '--rows', '20000', ...measuring, ...fast, '--json', '--out', dir], io),
     ).toBe(0);
@@ -158,7 +141,7 @@ describe('headroom capacity', () => {
     expect(measured.stages.map((st: { stage: string }) => st.stage)).toEqual(
       sample.stages.map((st: { stage: string }) => st.stage),
     );
-    const again = capture();
+    const again = capturedIo();
     const saved = path.join(dir, 'sample.json');
     expect(await main(['capacity', '--rows', '20000', '--sample', saved, '--json'], again)).toBe(0);
     expect(JSON.parse(again.out).forecast.totalS).toBeCloseTo(measured.forecast.totalS, 9);
@@ -168,7 +151,7 @@ describe('headroom capacity', () => {
     const dir = await tempDir();
     const file = path.join(dir, 'sample.json');
     await writeFile(file, JSON.stringify({ kind: 'headroom.run-result', version: 1, stages: [] }));
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['capacity', '--sample', file, '--rows', '10'], io)).toBe(2);
     expect(io.err).toContain('HRM_SAMPLE_UNUSABLE');
     expect(io.err).toContain('expected "headroom.pipeline-sample"');

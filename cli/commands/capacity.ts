@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { capacityFromSample, fmt } from '../../analyzer/capacity-model.js';
-import { type CapacityReport, writeCapacityReport, writeTextAtomic } from '../../analyzer/capacity-report.js';
+import { type CapacityReport, writeCapacityReport } from '../../analyzer/capacity-report.js';
 import { capacityFromDeclared, loadDeclaredCapacity } from '../../analyzer/declared-capacity.js';
 import { loadHostProfile } from '../../analyzer/host-profile.js';
 import { parseRate } from '../../analyzer/parse-rate.js';
 import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
+import { writeFileAtomic } from '../../atomic-file.js';
 import { SampleUnusableError, UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { capacityHtmlDocument } from '../../reports/capacity-html.js';
@@ -130,10 +131,10 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
   if (values.out) {
     const dir = values.out;
     if (sample && !values.sample)
-      await writeTextAtomic(path.join(dir, 'sample.json'), `${JSON.stringify(sample, null, 2)}\n`);
+      await writeFileAtomic(path.join(dir, 'sample.json'), `${JSON.stringify(sample, null, 2)}\n`);
     await writeCapacityReport(path.join(dir, 'report.json'), report);
-    await writeTextAtomic(path.join(dir, 'report.md'), renderCapacityMarkdown(report));
-    await writeTextAtomic(path.join(dir, 'report.html'), renderHtmlReport(capacityHtmlDocument(report)));
+    await writeFileAtomic(path.join(dir, 'report.md'), renderCapacityMarkdown(report));
+    await writeFileAtomic(path.join(dir, 'report.html'), renderHtmlReport(capacityHtmlDocument(report)));
   }
   io.stdout(values.json ? `${JSON.stringify(report)}\n` : renderCapacityText(report));
   return ExitCode.Pass;

@@ -7,25 +7,8 @@ import { hostFingerprint } from '../../baselines/host-fingerprint.js';
 import { describeHost } from '../../scenarios/host-description.js';
 import { LatencyHistogram } from '../../scenarios/latency-histogram.js';
 import { type RunResult, writeRunResult } from '../../scenarios/run-result.js';
-import type { CliIo } from '../cli-io.js';
 import { main } from '../main.js';
-
-function capture(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  return io;
-}
+import { capturedIo } from '../test-support/captured-io.js';
 
 /** A run result whose login step centres on `p50Ms` (a trial of the auth scenario). */
 function trial(p50Ms: number): RunResult {
@@ -71,7 +54,7 @@ describe('headroom compare', () => {
   it('exits 1 on a regression and writes the Markdown and JUnit reports', async () => {
     const base = await trialFolder('base', [35, 35.3, 34.8, 35.1, 35]);
     const head = await trialFolder('slow', [42, 42.2, 41.9, 42.1, 42]);
-    const io = capture();
+    const io = capturedIo();
     const md = path.join(dir, 'out', 'perf.md');
     const junit = path.join(dir, 'out', 'perf.xml');
     expect(await main(['compare', base, head, '--markdown', md, '--junit', junit], io)).toBe(1);
@@ -85,7 +68,7 @@ describe('headroom compare', () => {
   it('exits 0 when nothing changed and prints JSON with --json', async () => {
     const base = await trialFolder('a1', [35, 35.3, 34.8, 35.1, 35]);
     const same = await trialFolder('a2', [35.1, 34.9, 35.2, 35, 34.9]);
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['compare', base, same, '--json'], io)).toBe(0);
     const outcome = JSON.parse(io.out) as {
       kind: string;
@@ -103,7 +86,7 @@ describe('headroom compare', () => {
       store,
     );
     const head = await trialFolder('b', [42, 42.2, 41.9, 42.1]);
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['compare', 'auth', head, '--dir', store], io)).toBe(1);
     expect(io.out).toContain(`Base: baseline ${path.join(store, 'auth.')}`);
   });
@@ -111,14 +94,14 @@ describe('headroom compare', () => {
   it('refuses one run per side with exit 2, saying why', async () => {
     const one = path.join(dir, 'single.json');
     await writeRunResult(one, trial(35));
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['compare', one, one], io)).toBe(2);
     expect(io.err).toContain('a comparison needs at least 2 per side');
     expect(io.err).toContain('HRM_USAGE_INVALID');
   });
 
   it('exits 2 for a missing baseline, with the command that creates one', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['compare', 'auth', 'worker', '--dir', path.join(dir, 'empty')], io)).toBe(2);
     expect(io.err).toContain('HRM_BASELINE_NOT_FOUND');
     expect(io.err).toContain('headroom baseline save auth --dir');

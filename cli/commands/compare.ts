@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { compareTrialSets, loadTrialSet } from '../../analyzer/trial-set.js';
+import { writeFileAtomic } from '../../atomic-file.js';
 import { DEFAULT_BASELINE_DIR } from '../../baselines/baseline-store.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { renderJsonReport } from '../../reports/json-report.js';
 import { renderJunitReport } from '../../reports/junit-report.js';
 import { renderMarkdownReport } from '../../reports/markdown-report.js';
-import { writeReportFile } from '../../reports/report-file.js';
 import type { CliIo } from '../cli-io.js';
 
 export const compareHelp = `headroom compare <base> <head> [options]
@@ -39,8 +39,8 @@ export async function compareCommand(argv: string[], io: CliIo): Promise<ExitCod
   const base = await loadTrialSet(positionals[0]!, { dir: values.dir, force: values.force });
   const head = await loadTrialSet(positionals[1]!, { dir: values.dir, force: values.force });
   const outcome = compareTrialSets(base, head, { force: values.force });
-  if (values.markdown) await writeReportFile(values.markdown, renderMarkdownReport(outcome));
-  if (values.junit) await writeReportFile(values.junit, renderJunitReport(outcome));
+  if (values.markdown) await writeFileAtomic(values.markdown, renderMarkdownReport(outcome));
+  if (values.junit) await writeFileAtomic(values.junit, renderJunitReport(outcome));
   io.stdout(values.json ? renderJsonReport(outcome) : renderMarkdownReport(outcome));
   return outcome.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
 }

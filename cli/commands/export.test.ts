@@ -4,31 +4,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
-import type { CliIo } from '../cli-io.js';
+import { capturedIo } from '../test-support/captured-io.js';
 import { exportCommand } from './export.js';
-
-function memoryIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (text: string) => {
-      io.out += text;
-    },
-    stderr: (text: string) => {
-      io.err += text;
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  return io;
-}
 
 describe('headroom export', () => {
   it('writes the script to --out atomically and says where', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-export-cli-'));
     try {
-      const io = memoryIo();
+      const io = capturedIo();
       const out = path.join(dir, 'auth.py');
       const code = await exportCommand(['locust', 'auth', '--profile', 'full', '--out', out], io);
       expect(code).toBe(ExitCode.Pass);
@@ -44,14 +27,14 @@ describe('headroom export', () => {
   });
 
   it('prints the script when there is no --out, aimed at --target', async () => {
-    const io = memoryIo();
+    const io = capturedIo();
     await exportCommand(['artillery', 'api-stress', '--target', 'http://127.0.0.1:8123/api/v1'], io);
     expect(io.out).toContain('  target: "http://127.0.0.1:8123/api/v1"');
   });
 
   it('refuses an unknown tool and a target that is not a URL', async () => {
-    await expect(exportCommand(['jmeter', 'auth'], memoryIo())).rejects.toThrow(UsageInvalidError);
-    await expect(exportCommand(['k6', 'auth', '--target', 'nope'], memoryIo())).rejects.toThrow(
+    await expect(exportCommand(['jmeter', 'auth'], capturedIo())).rejects.toThrow(UsageInvalidError);
+    await expect(exportCommand(['k6', 'auth', '--target', 'nope'], capturedIo())).rejects.toThrow(
       /--target must be a URL/,
     );
   });

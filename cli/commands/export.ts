@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../../atomic-file.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { exportArtillery } from '../../scenarios/interop/artillery-export.js';
@@ -61,14 +60,7 @@ export async function exportCommand(argv: string[], io: CliIo): Promise<ExitCode
     io.stdout(script);
     return ExitCode.Pass;
   }
-  const temporary = `${values.out}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temporary, script);
-    await rename(temporary, values.out);
-  } catch (err) {
-    await rm(temporary, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(values.out, script);
   io.stderr(`wrote ${values.out} (${tool}, ${scenario.name}, ${scenario.profile})\n`);
   return ExitCode.Pass;
 }

@@ -3,25 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Parser } from 'htmlparser2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../cli-io.js';
 import { main } from '../main.js';
-
-function capture(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  return io;
-}
+import { capturedIo } from '../test-support/captured-io.js';
 
 function countTags(xml: string): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -46,21 +29,21 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('headroom baseline and gate against the embedded pipeline (smoke suite)', () => {
   it('exits 2 with the command that creates a baseline when there is none, before any load', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['gate', '--suite', 'smoke', '--dir', path.join(dir, 'none')], io)).toBe(2);
     expect(io.err).toContain('HRM_BASELINE_NOT_FOUND');
     expect(io.err).toContain('headroom baseline save api-stress --dir');
   });
 
   it('exits 2 for a git ref that does not exist', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['gate', '--suite', 'smoke', '--against', 'no-such-ref-for-headroom'], io)).toBe(2);
     expect(io.err).toContain('--against no-such-ref-for-headroom: no such commit');
   });
 
   it('saves a baseline, lists and shows it, then gates this build against it', async () => {
     const store = path.join(dir, 'baselines');
-    const save = capture();
+    const save = capturedIo();
     expect(
       await main(
         ['baseline', 'save', 'api-stress', '--suite', 'smoke', '--trials', '3', '--dir', store],
@@ -71,11 +54,11 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
     expect(files).toHaveLength(1);
     expect(save.out).toContain(`saved 3 trials of api-stress to ${path.join(store, files[0]!)}`);
 
-    const list = capture();
+    const list = capturedIo();
     expect(await main(['baseline', 'list', '--dir', store], list)).toBe(0);
     expect(list.out).toMatch(/api-stress\s+host-[0-9a-f]{12} \(this host\)\s+3/);
 
-    const show = capture();
+    const show = capturedIo();
     expect(await main(['baseline', 'show', 'api-stress', '--dir', store], show)).toBe(0);
     expect(show.out).toContain('latency:health.p50');
     expect(show.out).toContain('server.cpu_ms_per_request');
@@ -85,7 +68,7 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
     const md = path.join(dir, 'perf.md');
     const junit = path.join(dir, 'perf.xml');
     const json = path.join(dir, 'perf.json');
-    const gate = capture();
+    const gate = capturedIo();
     const code = await main(
       [
         'gate',
@@ -117,7 +100,7 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
 
   it('fails the gate (exit 1) on a build that spends twice the CPU per request', async () => {
     const store = path.join(dir, 'baselines');
-    const io = capture();
+    const io = capturedIo();
     const code = await main(
       ['gate', '--suite', 'smoke', '--trials', '3', '--dir', store, '--slowdown', '2'],
       io,

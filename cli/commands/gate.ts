@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { overallVerdictLine } from '../../analyzer/regression-gate.js';
 import { DEFAULT_GATE_TRIALS, runGate } from '../../analyzer/run-gate.js';
+import { writeFileAtomic } from '../../atomic-file.js';
 import { DEFAULT_BASELINE_DIR } from '../../baselines/baseline-store.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { renderJsonReport } from '../../reports/json-report.js';
 import { renderJunitReport } from '../../reports/junit-report.js';
 import { renderMarkdownReport } from '../../reports/markdown-report.js';
-import { writeReportFile } from '../../reports/report-file.js';
 import { GATE_SUITES } from '../../scenarios/gate-suite.js';
 import type { CliIo } from '../cli-io.js';
 import { numberFlag } from '../flag-value.js';
@@ -70,9 +70,9 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   });
   io.endProgress();
   const { outcome } = run;
-  if (values.markdown) await writeReportFile(values.markdown, renderMarkdownReport(outcome));
-  if (values.junit) await writeReportFile(values.junit, renderJunitReport(outcome));
-  if (values.json) await writeReportFile(values.json, renderJsonReport(outcome));
+  if (values.markdown) await writeFileAtomic(values.markdown, renderMarkdownReport(outcome));
+  if (values.junit) await writeFileAtomic(values.junit, renderJunitReport(outcome));
+  if (values.json) await writeFileAtomic(values.json, renderJsonReport(outcome));
   io.stdout(renderMarkdownReport(outcome));
   io.stdout(
     `\n${overallVerdictLine(outcome)} (${((performance.now() - startedMs) / 1000).toFixed(0)} s; load generator and pipelines share ${run.host.cores} cores)\n`,

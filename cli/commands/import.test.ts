@@ -5,25 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
 import { readRunResult } from '../../scenarios/run-result.js';
-import type { CliIo } from '../cli-io.js';
 import { main } from '../main.js';
-
-function capture(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  return io;
-}
+import { capturedIo } from '../test-support/captured-io.js';
 
 const fixture = (p: string) =>
   fileURLToPath(new URL(`../../scenarios/interop/fixtures/${p}`, import.meta.url));
@@ -32,7 +15,7 @@ it('writes an imported k6 run as a run result that reads back', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-import-'));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   const out = path.join(dir, 'run.json');
-  const io = capture();
+  const io = capturedIo();
   const code = await main(
     ['import', 'k6', fixture('k6/api-stress.ndjson'), '--out', out, '--scenario', 'api-stress'],
     io,
@@ -47,7 +30,7 @@ it('writes an imported k6 run as a run result that reads back', async () => {
 });
 
 it('records this host with --measured-here', async () => {
-  const io = capture();
+  const io = capturedIo();
   expect(
     await main(
       ['import', 'autocannon', fixture('autocannon/health-c10-d3.json'), '--measured-here', '--json'],
@@ -58,25 +41,25 @@ it('records this host with --measured-here', async () => {
 });
 
 it("exits 2 naming the file when it is not the named tool's output", async () => {
-  const io = capture();
+  const io = capturedIo();
   expect(await main(['import', 'autocannon', fixture('k6/api-stress-summary.json')], io)).toBe(2);
   expect(io.err).toContain('api-stress-summary.json cannot be imported');
   expect(io.err).toContain('HRM_IMPORT_INVALID');
 });
 
 it('exits 2 for an unknown tool', async () => {
-  const io = capture();
+  const io = capturedIo();
   expect(await main(['import', 'jmeter', 'x.jtl'], io)).toBe(2);
   expect(io.err).toContain('headroom import k6|artillery|locust|autocannon');
 });
 
 it('imports Artillery and Locust results through the same command', async () => {
-  const artillery = capture();
+  const artillery = capturedIo();
   expect(
     await main(['import', 'artillery', fixture('artillery/api-stress-quick.json'), '--json'], artillery),
   ).toBe(0);
   expect(JSON.parse(artillery.out).engine).toBe('artillery');
-  const locust = capture();
+  const locust = capturedIo();
   expect(await main(['import', 'locust', fixture('locust/api-stress-quick'), '--json'], locust)).toBe(0);
   const result = JSON.parse(locust.out);
   expect(result.engine).toBe('locust');

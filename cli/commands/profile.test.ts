@@ -3,25 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
-import type { CliIo } from '../cli-io.js';
 import { main } from '../main.js';
-
-function capture(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  return io;
-}
+import { capturedIo } from '../test-support/captured-io.js';
 
 /** Two seconds of health checks: the point is clinic's report, not the load. */
 const SHORT_SCENARIO = {
@@ -43,7 +26,7 @@ it('profiles a short scenario with clinic doctor and prints the path of its HTML
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   const scenarioFile = path.join(dir, 'short-health.json');
   await writeFile(scenarioFile, JSON.stringify(SHORT_SCENARIO));
-  const io = capture();
+  const io = capturedIo();
   const code = await main(
     ['profile', scenarioFile, '--with', 'doctor', '--dest', path.join(dir, 'clinic')],
     io,
@@ -58,7 +41,7 @@ it('profiles a short scenario with clinic doctor and prints the path of its HTML
 }, 300_000);
 
 it('refuses a profile without a clinic tool, naming the choices', async () => {
-  const io = capture();
+  const io = capturedIo();
   expect(await main(['profile', 'api-stress'], io)).toBe(2);
   expect(io.err).toContain('--with must be one of doctor, flame, heapprofiler');
 });

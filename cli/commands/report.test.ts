@@ -5,25 +5,8 @@ import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runOpenModel } from '../../scenarios/open-model-engine.js';
 import { writeRunResult } from '../../scenarios/run-result.js';
 import { answerOk, startTestHttpServer } from '../../scenarios/test-support/test-http-server.js';
-import type { CliIo } from '../cli-io.js';
 import { main } from '../main.js';
-
-function capture(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  return io;
-}
+import { capturedIo } from '../test-support/captured-io.js';
 
 let dir: string;
 let runFile: string;
@@ -48,7 +31,7 @@ beforeAll(async () => {
 
 describe('headroom report', () => {
   it('writes the HTML report beside the result by default and exits 0', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['report', runFile], io)).toBe(0);
     const html = await readFile(path.join(dir, 'run.html'), 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
@@ -57,7 +40,7 @@ describe('headroom report', () => {
   });
 
   it('writes to --out and checks the thresholds of --scenario against the result', async () => {
-    const io = capture();
+    const io = capturedIo();
     const out = path.join(dir, 'nested', 'auth.html');
     expect(await main(['report', runFile, '--out', out, '--scenario', 'auth'], io)).toBe(0);
     expect(io.out).toMatch(/thresholds: \d+ passed, \d+ failed/);
@@ -68,21 +51,21 @@ describe('headroom report', () => {
     const bad = path.join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ kind: 'headroom.run-result', version: 1, steps: 'none' }));
     onTestFinished(() => rm(bad));
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['report', bad], io)).toBe(2);
     expect(io.err).toContain(`${bad} is not a valid run result`);
     expect(io.err).toContain('HRM_RESULT_INVALID');
   });
 
   it('exits 2 naming the file when it cannot be read', async () => {
-    const io = capture();
+    const io = capturedIo();
     const missing = path.join(dir, 'missing.json');
     expect(await main(['report', missing], io)).toBe(2);
     expect(io.err).toContain(`${missing} is not a usable run result: it cannot be read (ENOENT)`);
   });
 
   it('exits 2 without a result file', async () => {
-    const io = capture();
+    const io = capturedIo();
     expect(await main(['report'], io)).toBe(2);
     expect(io.err).toContain('headroom report <run.json>');
   });

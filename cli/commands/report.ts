@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../../atomic-file.js';
 import { ResultInvalidError, UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
-import { renderHtmlReport, writeHtmlReport } from '../../reports/html-report.js';
+import { renderHtmlReport } from '../../reports/html-report.js';
 import { runReportDocument } from '../../reports/run-report.js';
 import { loadScenario } from '../../scenarios/load-scenario.js';
 import { runMetrics } from '../../scenarios/run-metrics.js';
@@ -49,7 +50,7 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<ExitCode
   }
   const out = values.out ?? `${file.replace(/\.json$/i, '')}.html`;
   const html = renderHtmlReport(runReportDocument(result, { thresholds }));
-  await writeHtmlReport(out, html);
+  await writeFileAtomic(out, html);
   io.stdout(`wrote ${out} (${Math.ceil(Buffer.byteLength(html) / 1024)} KB)\n`);
   if (thresholds) {
     const failed = thresholds.filter((t) => !t.passed).length;

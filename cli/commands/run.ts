@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
 import { writePipelineSample } from '../../analyzer/pipeline-sample-file.js';
+import { writeFileAtomic } from '../../atomic-file.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
-import { renderHtmlReport, writeHtmlReport } from '../../reports/html-report.js';
+import { renderHtmlReport } from '../../reports/html-report.js';
 import { runReportDocument } from '../../reports/run-report.js';
+import { DRIVERS, type Driver, runWithDriver } from '../../scenarios/interop/run-with-driver.js';
 import { loadScenario, type Profile } from '../../scenarios/load-scenario.js';
 import { runMetrics } from '../../scenarios/run-metrics.js';
 import { writeRunResult } from '../../scenarios/run-result.js';
-import { DRIVERS, type Driver, runWithDriver } from '../../scenarios/interop/run-with-driver.js';
 import type { ScenarioRun } from '../../scenarios/run-scenario.js';
 import type { CliIo } from '../cli-io.js';
 import { renderSampleTable } from '../pipeline-sample-table.js';
@@ -97,7 +98,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   }
   if (values.html) {
     const document = runReportDocument(run.result, { thresholds: run.thresholds });
-    await writeHtmlReport(values.html, renderHtmlReport(document));
+    await writeFileAtomic(values.html, renderHtmlReport(document));
   }
   io.stdout(values.json ? `${JSON.stringify(run.result)}\n` : renderRun(run));
   return run.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;

@@ -172,14 +172,27 @@ describe('ChatClient', () => {
     expect(llm.stats().requests).toBe(1);
   });
 
-  it('gives up on the simulator’s enforced rate limit when retries run out', async () => {
+  it('gives up on the simulator’s enforced rate limit once its patience runs out', async () => {
     const llm = await simulatorWith({ rateLimit: { requestsPerMinute: 1 } });
-    const client = clientFor(llm.baseUrl, { retries: 0 });
+    const client = clientFor(llm.baseUrl, { retries: 0, rateLimitPatienceMs: 0 });
     await client.complete(MESSAGES);
     const error = await failure(client.complete(MESSAGES));
     expect(error.message).toMatch(/^LLM answered 429 after 1 attempt: Rate limit reached/);
     expect(error.retryable).toBe(true);
     expect(llm.stats().rateLimited).toBe(1);
+  });
+
+  it('waits out a rate limit without counting 429s against its retries', async () => {
+    // The first 30 requests are refused with a 200 ms hold-off, as a provider over its limit does.
+    const server = await scriptedServer((n, res) => {
+      if (n < 30) res.writeHead(429, { 'retry-after-ms': '200' }).end('{"error":{"message":"slow down"}}');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(completionJson('hello'));
+    });
+    const client = clientFor(server.baseUrl, { retries: 1 });
+    const completions = await Promise.all(Array.from({ length: 40 }, () => client.complete(MESSAGES)));
+    expect(completions.every((c) => c.content === 'hello')).toBe(true);
+    // Callers hold off together after a 429, so the 40 rows need far fewer than 40 × 30 requests.
+    expect(server.requests()).toBeLessThan(40 + 30 + 40);
   });
 
   it('retries a request that times out', async () => {

@@ -23,6 +23,12 @@ export interface ChatClientOptions {
   retryBaseDelayMs?: number;
   /** Upper bound of open connections to the endpoint; default 4096. */
   maxConnections?: number;
+  /**
+   * How long one request may wait in total on 429 answers before it fails; default 600,000 ms.
+   * 429s do not count against `retries`: a provider's rate limit caps throughput, it does not
+   * make a row fail.
+   */
+  rateLimitPatienceMs?: number;
 }
 
 export interface ChatMessage {
@@ -91,6 +97,13 @@ export class ChatClient {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly retryBaseDelayMs: number;
+  private readonly rateLimitPatienceMs: number;
+  /**
+   * Until when the endpoint asked every caller to hold off (its last 429's Retry-After). Callers
+   * wait for it before sending, so thousands of rows in flight do not answer a rate limit with
+   * thousands of refused requests.
+   */
+  private rateLimitedUntilMs = 0;
   private closed = false;
 
   constructor(opts: ChatClientOptions) {
@@ -101,6 +114,7 @@ export class ChatClient {
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.retries = opts.retries ?? 5;
     this.retryBaseDelayMs = opts.retryBaseDelayMs ?? 500;
+    this.rateLimitPatienceMs = opts.rateLimitPatienceMs ?? 600_000;
     this.path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
     this.headers = {
       'content-type': 'application/json',
@@ -135,21 +149,36 @@ export class ChatClient {
       ...(this.maxTokens === undefined ? {} : { max_tokens: this.maxTokens }),
       ...(this.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
     });
+    let failures = 0;
     for (let attempt = 1; ; attempt++) {
+      await this.rateLimitPause();
       if (this.closed) throw new LlmFailedError('the LLM client is closed', false);
       const outcome = await this.attempt(body, messages);
       if (outcome.ok) {
         return { ...outcome.completion, attempts: attempt, durationMs: performance.now() - startedMs };
       }
-      if (!outcome.retryable || attempt > this.retries) {
+      const rateLimited = outcome.status === 429;
+      if (!rateLimited) failures++;
+      const exhausted = rateLimited
+        ? performance.now() - startedMs >= this.rateLimitPatienceMs
+        : failures > this.retries;
+      if (!outcome.retryable || exhausted) {
         const tries = `${attempt} attempt${attempt === 1 ? '' : 's'}`;
         const what = outcome.status === undefined ? 'LLM request failed' : `LLM answered ${outcome.status}`;
         throw new LlmFailedError(`${what} after ${tries}: ${outcome.message}`, outcome.retryable, {
           cause: outcome.cause,
         });
       }
-      await sleep(this.retryDelayMs(attempt, outcome.retryAfterMs));
+      const delayMs = this.retryDelayMs(rateLimited ? 1 : failures, outcome.retryAfterMs);
+      if (rateLimited) this.rateLimitedUntilMs = Math.max(this.rateLimitedUntilMs, Date.now() + delayMs);
+      await sleep(delayMs);
     }
+  }
+
+  /** Waits while the endpoint's last 429 asks callers to hold off, spread by up to 10%. */
+  private async rateLimitPause(): Promise<void> {
+    const waitMs = this.rateLimitedUntilMs - Date.now();
+    if (waitMs > 0) await sleep(waitMs * (1 + 0.1 * Math.random()));
   }
 
   /** Waits for requests under way, then closes the connections. */
