@@ -17,16 +17,16 @@ import { simCommand, simHelp } from './commands/sim.js';
 const usage = `headroom — performance testing and capacity planning for scraping + AI pipelines
 
 Usage: headroom <command> [options]     (headroom <command> --help for its options)
-  demo --rows N          run the embedded pipeline end to end on N generated rows
-  run <scenario>         run a load scenario (auth, api-stress, worker, database, memory-leak, pipeline)
+  capacity --rows N      hours for N rows, the bottleneck, workers and RAM for a target rate
   gate [--against REF]   CI regression gate: quick suite vs this host's baselines or a git ref
   baseline save|show|list  store a scenario's gate trials for this host
   compare <base> <head>  compare two sets of trials (folders of runs, baselines)
-  capacity --rows N      hours for N rows, the bottleneck, workers and RAM for a target rate
+  run <scenario>         run a load scenario (auth, api-stress, worker, database, memory-leak, pipeline)
   report <run.json>      render a saved run result as a self-contained HTML report
   export <tool> <scenario>  write a scenario as a k6, Artillery or Locust script
   import <tool> <file>   turn k6, Artillery, Locust or autocannon results into a run result
   profile <scenario>     run a scenario against the pipeline under Clinic.js (--with doctor|flame|heapprofiler)
+  demo --rows N          run the embedded pipeline end to end on N generated rows
   pipeline start         run the reference pipeline's API and workers
   sim sites | sim llm    run a simulator (site farm, OpenAI-compatible LLM)
 
