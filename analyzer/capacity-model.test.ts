@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { SampleUnusableError } from '../errors.js';
-import { capacityFromSample } from './capacity-model.js';
+import {
+  capacityFromSample,
+  normalQuantile,
+  rateLimitedSeconds,
+  slowestOfLognormalS,
+} from './capacity-model.js';
 import { capacityReportProblems } from './capacity-report.js';
 import type { HostProfile } from './host-profile.js';
 import type { CombinedWindow, PipelineSample, StageName, StagePoint } from './pipeline-sample.js';
@@ -97,11 +102,13 @@ describe('capacity model from a sample', () => {
   it('forecasts R rows as R ÷ the measured combined rate + fill, not the sum of the stages', () => {
     // The combined window ran at 1,950 rows/s (≥ 90 % of the 2,000 modelled: no calibration).
     // 500,000 ÷ 1,950 = 256.41 s; the 2.5 s fill less ai's own 2 s per row (already inside R ÷ rate:
-    // the bottleneck drains its last rows in the time they take anyway) = 0.5 s; total 256.91 s.
+    // the bottleneck drains its last rows in the time they take anyway) = 0.5 s. No latency tails in
+    // this world: the last row's path is ai's mean 2 s + write's 4 ÷ 50,000 = 0.00008 s, less the 2 s
+    // inside: drain 0.00008 s. Total 256.41 + 0.50008 = 256.91 s.
     const report = capacityFromSample(sample({}), { rows: 500_000 });
     expect(report.forecast.rateRps).toBe(1950);
     expect(report.forecast.rateSource).toContain('combined window');
-    expect(report.forecast.fillAndDrainS.value).toBeCloseTo(0.5, 9);
+    expect(report.forecast.fillAndDrainS.value).toBeCloseTo(0.50008, 9);
     expect(report.forecast.totalS).toBeCloseTo(256.91, 2);
     // Adding the stages up: 500k ÷ 20,000 + 500k ÷ 4,285.7 + 500k ÷ 2,000 + 500k ÷ 50,000·(4/4) …
     expect(report.forecast.sumOfStageTimesS).toBeGreaterThan(report.forecast.totalS + 100);
@@ -183,6 +190,56 @@ describe('capacity model from a sample', () => {
     expect(report.forecast.bottleneck.advice).toContain('60,000 requests/min');
   });
 
+  it('applies the LLM limit even when a combined window measured a faster rate, over sliding minutes', () => {
+    // A seconds-long combined window cannot see a per-minute limit: it did 1,950 rows/s. 30,000
+    // requests/min binds (500 rows/s sustained). 50,000 rows: the first 30,000 pass at 1,950 rows/s
+    // in 15.4 s, the window reopens at 60 s, the last 20,000 take 20,000 ÷ 1,950 = 10.256 s:
+    // 70.256 s of flow (711.7 rows/s on average), + 0.50008 s fill and drain = 70.756 s.
+    // R ÷ 500 + fill would say 100.5 s.
+    const s = sample({});
+    s.world.llmRpm = 30_000;
+    const report = capacityFromSample(s, { rows: 50_000, targetRateRps: 1000 });
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'llm-rpm', stage: 'ai', rateRps: 500 });
+    expect(report.forecast.rateRps).toBeCloseTo(50_000 / (60 + 20_000 / 1950), 9);
+    expect(report.forecast.totalS).toBeCloseTo(70.7565, 3);
+    expect(report.forecast.rateSource).toContain('1 whole minute of 30,000 rows, then 20,000 rows');
+    expect(report.forecast.bottleneck.advice).toContain('60,000 requests/min');
+    expect(report.notes.join(' ')).toContain('rows wait for the provider');
+  });
+
+  it('adds the drain of slow sites: the slowest page in flight, then one LLM call', () => {
+    // Sites lognormal(median 1.5 s, σ 0.5); scrape 1.72 s per row at every N, 1,500 slots = 872 rows/s;
+    // the combined window did 862 rows/s, fill 2.6 s. The bottleneck is scrape (nearest bound).
+    // The slowest of 1,500 pages in flight ≈ quantile 1 − 1/1,500: z = 3.2087, 1.5 × e^(0.5 × 3.2087)
+    // = 7.4620 s; then one LLM call 0.2 s + 120 tokens ÷ 80/s = 1.7 s; then write 0.00008 s.
+    // start = 2.6 − 1.72 = 0.88 s; drain = 7.4620 + 1.7 + 0.00008 − 1.72 = 7.4420 s.
+    // 50,000 ÷ 862 = 58.0046 s; total 58.0046 + 0.88 + 7.4420 = 66.327 s (measured for real on the
+    // reference pipeline in this world: 65.8 s; without the drain the model said 58.9 s).
+    const s = sample({ throughputRps: 862, fillS: 2.6 });
+    s.stages[1]!.points = [100, 400, 1600].map((n) => point(n, n / 1.72, 0.0002, 0.0001, 50 * KB));
+    Object.assign(s.world, {
+      siteLatencyMedianMs: 1500,
+      siteLatencySigma: 0.5,
+      llmTtftMs: 200,
+      llmTokensPerSecond: 80,
+    });
+    const report = capacityFromSample(s, { rows: 50_000 });
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'scrape' });
+    expect(report.forecast.fillAndDrainS.value).toBeCloseTo(0.88 + 7.44204, 4);
+    expect(report.forecast.totalS).toBeCloseTo(66.3267, 3);
+    expect(report.forecast.fillAndDrainS.source).toContain('the slowest of 1,500 pages in flight');
+  });
+
+  it('warns when the host was busy while sampling, and counts failed rows', () => {
+    const s = sample({});
+    s.hostLoad = { loadAverage1mStart: 7.5, loadAverage1mEnd: 9.1 };
+    s.stages[2]!.points[0]!.failedItems = 20;
+    const notes = capacityFromSample(s, { rows: 1000 }).notes.join('\n');
+    expect(notes).toContain('load average 7.5 → 9.1 on 2 cores');
+    // ai's points finished 500 + 2,000 + 8,000 = 10,500 rows (throughput × 10 s): 20 failed = 0.2 %.
+    expect(notes).toContain('ai: 20 of 10,500 rows finished as failures in the sample (0.2 %)');
+  });
+
   it('keeps RAM to base plus rows in flight, never rows × MB per row', () => {
     // No combined window: the rate is the lowest bound, ai at 2,000 rows/s. Rows in flight:
     // scrape min(1,500, 2,000 × 0.35) = 700, ai min(4,000, 2,000 × 2) = 4,000.
@@ -239,5 +296,40 @@ describe('capacity report file', () => {
     const problems = capacityReportProblems(report).join('\n');
     expect(problems).toContain('/forecast/bottleneck/regime: must be one of');
     expect(problems).toContain('/host: missing field "max"');
+  });
+});
+
+describe('a per-minute LLM limit over R rows', () => {
+  it('passes a burst of the limit each minute, worked by hand', () => {
+    // 50,000 rows, 30,000/min, 1,589 rows/s unlimited: one whole minute, then 20,000 ÷ 1,589.
+    expect(rateLimitedSeconds(50_000, 1589, 30_000)).toBeCloseTo(60 + 20_000 / 1589, 9);
+    // Exactly two minutes' worth: the second burst ends 60 + 30,000 ÷ 1,000 = 90 s in.
+    expect(rateLimitedSeconds(60_000, 1000, 30_000)).toBeCloseTo(90, 9);
+    // Fewer rows than one minute allows: the limit never shows.
+    expect(rateLimitedSeconds(20_000, 1000, 30_000)).toBeCloseTo(20, 9);
+    // A limit above the pipeline's own rate does not bind: R ÷ X.
+    expect(rateLimitedSeconds(50_000, 400, 30_000)).toBeCloseTo(125, 9);
+  });
+
+  it('tends to R ÷ (limit per minute ÷ 60) for R far above the limit', () => {
+    // 10,000,000 rows at 30,000/min: 333 whole minutes + 10,000 ÷ 2,000 = 19,985 s vs 20,000 s.
+    expect(rateLimitedSeconds(10_000_000, 2000, 30_000)).toBeCloseTo(19_985, 6);
+  });
+});
+
+describe('the slowest row of many in flight', () => {
+  it('reads the normal quantiles the tail uses', () => {
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 9);
+    expect(normalQuantile(0.99)).toBeCloseTo(2.326348, 5);
+    expect(normalQuantile(0.999)).toBeCloseTo(3.090232, 5);
+    expect(normalQuantile(0.01)).toBeCloseTo(-2.326348, 5);
+  });
+
+  it('takes the 1 − 1/N quantile of a lognormal, at least its 99th percentile', () => {
+    // 1,500 in flight: quantile 0.999333, z = 3.2087, 1.5 s × e^(0.5 × 3.2087) = 7.462 s.
+    expect(slowestOfLognormalS(1.5, 0.5, 1500).seconds).toBeCloseTo(7.462, 3);
+    // 10 in flight: the 99th percentile, 0.3 × e^(0.5 × 2.3263) = 0.9600 s.
+    expect(slowestOfLognormalS(0.3, 0.5, 10)).toMatchObject({ quantile: 0.99 });
+    expect(slowestOfLognormalS(0.3, 0.5, 10).seconds).toBeCloseTo(0.96, 4);
   });
 });

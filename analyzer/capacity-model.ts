@@ -117,6 +117,12 @@ export interface CapacityModelInput {
   fillS: Traced;
   /** The rate measured with every stage at once at exactly the configured concurrency on `host`. */
   measuredRate: Traced | null;
+  /**
+   * Per stage, the time the slowest of the last rows in flight takes in it (the tail of the stage's
+   * latency, not its mean): what the drain at the end of a run waits for. Absent: the drain is
+   * taken as inside R ÷ rate (declared mode, where no latency distribution is known).
+   */
+  drainTails?: Partial<Record<StageName, Traced>>;
   combined: CapacityReport['inputs']['combined'];
   notes: string[];
 }
@@ -301,6 +307,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     value: sample.baseRssBytes,
     source: `${source}: RSS of the idle pipeline process`,
   };
+  notes.push(...sampleWarnings(sample, stages));
   const fillS: Traced = combined
     ? { value: combined.fillS, source: `${source}: combined window, time until the first row was complete` }
     : {
@@ -339,6 +346,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     },
     fillS,
     measuredRate,
+    drainTails: drainTails(sample, stages, source),
     combined: combined
       ? {
           throughputRps: combined.throughputRps,
@@ -379,6 +387,154 @@ function checkSample(sample: PipelineSample, source: string): void {
   });
   if (!(sample.host?.cores >= 1)) problems.push('/host/cores: missing');
   if (problems.length) throw new SampleUnusableError(source, problems);
+}
+
+/** What the sample itself says about how far its figures can be trusted. */
+function sampleWarnings(sample: PipelineSample, stages: ModelStage[]): string[] {
+  const notes: string[] = [];
+  const load = sample.hostLoad;
+  const cores = sample.host.cores;
+  if (load && Math.max(load.loadAverage1mStart, load.loadAverage1mEnd) > cores)
+    notes.push(
+      `The host was busy with other work while sampling (load average ${fmt(load.loadAverage1mStart, 1)} → ${fmt(load.loadAverage1mEnd, 1)} on ${cores} cores): ` +
+        'the rates and CPU per row are those of the CPU share the pipeline got then, and the forecast holds only while that other load stays the same.',
+    );
+  const combined = sample.combined;
+  const ai = stages.find((s) => s.stage === 'ai');
+  if (combined?.items !== undefined && ai && combined.items < 2 * combined.concurrency.ai)
+    notes.push(
+      `The combined window finished ${fmt(combined.items)} rows, fewer than twice the ${fmt(combined.concurrency.ai)} AI slots: it may have caught the ramp-up rather than the steady rate; sample for longer.`,
+    );
+  for (const m of sample.stages) {
+    const items = sum(m.points.map((p) => p.items));
+    const failed = sum(m.points.map((p) => p.failedItems ?? 0));
+    if (failed > 0)
+      notes.push(
+        `${m.stage}: ${fmt(failed)} of ${fmt(items)} rows finished as failures in the sample (${fmt((100 * failed) / items, 1)} %); they count as done in the rates, as they do in a run.`,
+      );
+  }
+  return notes;
+}
+
+/**
+ * The inverse of the standard normal distribution function (Acklam's rational approximation,
+ * relative error < 1.2e-9): the z of a quantile of a lognormal latency.
+ */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile needs 0 < p < 1 (got ${p})`);
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+    2.506628277459239,
+  ];
+  const b = [
+    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572,
+  ];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const low = 0.02425;
+  const tailZ = (q: number) =>
+    (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
+    ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  if (p < low) return tailZ(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - low) return -tailZ(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return (
+    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
+    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
+  );
+}
+
+/**
+ * The time the slowest of `inFlight` rows takes when each row's time is lognormal(median, σ): the
+ * quantile 1 − 1/n (the largest of n draws sits near it), at least the 99th percentile.
+ */
+export function slowestOfLognormalS(
+  medianS: number,
+  sigma: number,
+  inFlight: number,
+): { seconds: number; quantile: number } {
+  const quantile = Math.min(1 - 1e-6, Math.max(0.99, 1 - 1 / Math.max(1, inFlight)));
+  return { seconds: medianS * Math.exp(sigma * normalQuantile(quantile)), quantile };
+}
+
+/**
+ * Per stage, what the slowest of the last rows in flight takes: from the simulated world's latency
+ * distribution when the sample records it (the sites' lognormal, the LLM's time to first token plus
+ * the message at its token rate), else the p95 of the stage's time at its lowest concurrency
+ * (unloaded; coarse histogram buckets, so rough), else nothing (its mean time is used).
+ */
+function drainTails(
+  sample: PipelineSample,
+  stages: ModelStage[],
+  source: string,
+): Partial<Record<StageName, Traced>> {
+  const tails: Partial<Record<StageName, Traced>> = {};
+  const world = sample.world;
+  const lowestP95 = (name: StageName): Traced | undefined => {
+    const m = sample.stages.find((s) => s.stage === name);
+    const points = (m?.points ?? []).filter((p) => p.items > 0 && p.externalLatencyMs);
+    if (points.length === 0) return undefined;
+    const lowest = points.reduce((a, b) => (b.concurrency < a.concurrency ? b : a));
+    return {
+      value: lowest.externalLatencyMs!.p95 / 1000,
+      source: `${source}: stages.${name} p95 of the job time at N=${fmt(lowest.concurrency)} (coarse buckets: rough)`,
+    };
+  };
+  const scrape = stages.find((s) => s.stage === 'scrape');
+  if (scrape) {
+    if (world.siteLatencyMedianMs !== undefined) {
+      const sigma = world.siteLatencySigma ?? 0;
+      const slowest = slowestOfLognormalS(world.siteLatencyMedianMs / 1000, sigma, scrape.concurrency);
+      tails.scrape = {
+        value: slowest.seconds,
+        source:
+          `${source}: world, sites lognormal(median ${fmt(world.siteLatencyMedianMs)} ms, σ ${fmt(sigma, 2)}): ` +
+          `the slowest of ${fmt(scrape.concurrency)} pages in flight ≈ its ${fmt(slowest.quantile * 100, 2)} % quantile = ${fmt(slowest.seconds, 2)} s`,
+      };
+    } else {
+      const p95 = lowestP95('scrape');
+      if (p95) tails.scrape = p95;
+    }
+  }
+  if (stages.some((s) => s.stage === 'ai')) {
+    if (world.llmTtftMs !== undefined && world.llmTokensPerSecond && world.llmTokensPerMessage) {
+      const seconds = world.llmTtftMs / 1000 + world.llmTokensPerMessage / world.llmTokensPerSecond;
+      tails.ai = {
+        value: seconds,
+        source: `${source}: world, one LLM call = ${fmt(world.llmTtftMs)} ms to the first token + ${fmt(world.llmTokensPerMessage)} tokens at ${fmt(world.llmTokensPerSecond)}/s = ${fmt(seconds, 2)} s`,
+      };
+    } else {
+      const p95 = lowestP95('ai');
+      if (p95) tails.ai = p95;
+    }
+  }
+  return tails;
+}
+
+/**
+ * Seconds the flow of R rows takes through an LLM provider that allows `perMinute` requests in any
+ * sliding minute, when the pipeline without the limit would do `unlimitedRps`.
+ *
+ * Why not R ÷ (perMinute / 60): a sliding-window limiter (as the providers and the simulator
+ * enforce it) does not spread requests evenly. At t = 0 the window is empty, so the first
+ * `perMinute` rows pass at the pipeline's own rate and take perMinute ÷ X (< 60 s when the limit
+ * binds). Then nothing passes until the window slides past those admissions: from t = 60 s the
+ * window frees requests exactly as they were admitted a minute before — again `perMinute` of them,
+ * at rate X — and so on. So minute k (k = 0, 1, …) carries a burst of `perMinute` rows at X in its
+ * first perMinute ÷ X seconds. R rows need m = ⌈R ÷ perMinute⌉ − 1 whole minutes of waiting, and the
+ * last burst of r = R − m × perMinute rows takes r ÷ X:  T = 60 × m + r ÷ X.
+ * For R ≫ perMinute this tends to R ÷ (perMinute / 60); for R ≤ perMinute the limit never shows.
+ * Measured (50,000 rows, 30,000/min, X ≈ 1,589 rows/s): 60 + 20,000 ÷ 1,589 + 2.6 s fill = 75.2 s
+ * against 72.9 s for real, where R ÷ 500 + fill gives 102.6 s.
+ */
+export function rateLimitedSeconds(rows: number, unlimitedRps: number, perMinute: number): number {
+  if (unlimitedRps * 60 <= perMinute) return rows / unlimitedRps;
+  const minutes = Math.max(0, Math.ceil(rows / perMinute) - 1);
+  return 60 * minutes + (rows - minutes * perMinute) / unlimitedRps;
 }
 
 function nearestPoint(points: StagePoint[], concurrency: number): number {
@@ -429,8 +585,11 @@ function llmBoundRps(
 
 /** Computes the report from model input: bounds, bottleneck, time for R rows, target, projection. */
 export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
-  const host = evaluateHost(input, input.host, input.processes, input.measuredRate);
-  const projection = input.profile ? evaluateHost(input, input.profile, input.processes, null) : null;
+  const evaluated = evaluateHost(input, input.host, input.processes, input.measuredRate);
+  const host = evaluated.capacity;
+  const projection = input.profile
+    ? evaluateHost(input, input.profile, input.processes, null).capacity
+    : null;
   const stages: CapacityStage[] = input.stages.map((s) => {
     const capacity = input.processes * s.ratePerProcess(s.concurrency);
     const efficiency = s.fit ? uslThroughput(s.fit, s.concurrency) / (s.fit.lambda * s.concurrency) : null;
@@ -455,9 +614,13 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
       timeForRowsS: input.rows / capacity,
     };
   });
-  const fillAndDrainS = fillAndDrain(input, bottleneckStageOf(host.bottleneck));
+  const fillAndDrainS = evaluated.fillAndDrainS;
   const totalS = input.rows / host.rateRps + fillAndDrainS.value;
   const notes = [...input.notes];
+  if (host.bottleneck.regime === 'provider-limit')
+    notes.push(
+      'Under a binding LLM limit rows wait for the provider (429 + Retry-After), they do not fail: the AI client holds every caller off until the limit allows more and does not count 429s against its retries.',
+    );
   if (projection === null && input.mode === 'measured')
     notes.push('No host profile given: figures are for the sampled host only (--host-profile to project).');
   if (input.profile && input.colocatedSimulators && input.externalCpuSecondsPerRow)
@@ -505,14 +668,6 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
   };
 }
 
-/**
- * The time R rows take beyond R ÷ rate. The first row needs the fill time to get through every
- * stage; but a stage that keeps N rows in flight at X rows/s empties its last N rows in N ÷ X = W
- * seconds, the time those rows take anyway, so the bottleneck stage's own time per row is already
- * inside R ÷ X. When the limit is shared (the CPU, one process, shared slots, the LLM tier) every
- * stage flows at X from the start, so every stage's time per row is inside it and only the start-up
- * before the first row enters a stage is left.
- */
 /** The stage a bound holds back (the AI stage for the LLM's limits); null for a shared limit. */
 function bottleneckStageOf(bound: CapacityBound): StageName | null {
   return bound.kind === 'stage' || bound.kind === 'llm-rpm' || bound.kind === 'llm-tpm'
@@ -520,17 +675,58 @@ function bottleneckStageOf(bound: CapacityBound): StageName | null {
     : null;
 }
 
+const STAGE_ORDER: readonly StageName[] = ['ingest', 'scrape', 'ai', 'write'];
+
+/**
+ * The time R rows take beyond R ÷ X, where X is the rate of the flow.
+ *
+ * R ÷ X counts every row once at the mean time it spends in the limiting flow ("inside"): for a
+ * stage that binds, its own mean time per row W (a stage holding N rows at X drains N rows in
+ * N ÷ X = W, Little's law); for a shared limit (the CPU, one process, shared slots) every stage's,
+ * since every stage flows at X from the start. What is left is at the two ends:
+ * - start: the first row is complete after the measured fill time; of that, `inside` is already
+ *   counted, the rest (the upload, the stages before and after the bottleneck) precedes the flow;
+ * - drain: once no rows are left to start, the run ends when the slowest of the last rows in flight
+ *   is through — the tail of the latency (the slowest of N lognormal site fetches ≈ the quantile
+ *   1 − 1/N, e.g. 1.5 s × e^(3.2 × 0.5) ≈ 7.4 s for 1,500 pages in flight) in the bottleneck and
+ *   every stage after it, not their means. Of that path, `inside` is counted too.
+ * So the extra is max(0, fill − inside) + max(0, Σ tail over the last row's path − inside). Without
+ * known tails (declared mode) the drain is taken as inside R ÷ X.
+ */
 function fillAndDrain(input: CapacityModelInput, bottleneckStage: StageName | null): Traced {
   const w = (s: ModelStage) => s.secondsPerRow?.value ?? 0;
   const inside = bottleneckStage
     ? w(input.stages.find((s) => s.stage === bottleneckStage) ?? input.stages[0]!)
     : sum(input.stages.map(w));
-  const value = Math.max(0, input.fillS.value - inside);
+  const start = Math.max(0, input.fillS.value - inside);
+  const startSource =
+    `${fmt(input.fillS.value, 2)} s until the first row was through (${input.fillS.source}) − ${fmt(inside, 2)} s already inside R ÷ rate ` +
+    `(${bottleneckStage ? `${bottleneckStage}'s own time per row` : "every stage's time per row: the limit is shared"})`;
+  const tails = input.drainTails;
+  if (!tails) return { value: start, source: startSource };
+  const from = bottleneckStage ? STAGE_ORDER.indexOf(bottleneckStage) : 0;
+  const path = input.stages
+    .filter((s) => STAGE_ORDER.indexOf(s.stage) >= from)
+    .sort((a, b) => STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage));
+  const parts = path.map((s) => {
+    const tail = tails[s.stage];
+    return tail
+      ? { stage: s.stage, seconds: tail.value, source: tail.source }
+      : { stage: s.stage, seconds: w(s), source: `${s.stage}: its mean time per row (no tail known)` };
+  });
+  const tailPath = sum(parts.map((p) => p.seconds));
+  const drain = Math.max(0, tailPath - inside);
   return {
-    value,
+    value: start + drain,
     source:
-      `${fmt(input.fillS.value, 2)} s until the first row was through (${input.fillS.source}) − ${fmt(inside, 2)} s already inside R ÷ rate ` +
-      `(${bottleneckStage ? `${bottleneckStage}'s own time per row` : "every stage's time per row: the limit is shared"})`,
+      `start ${fmt(start, 2)} s: ${startSource}; drain ${fmt(drain, 2)} s: the last rows' path ` +
+      `${parts.map((p) => `${p.stage} ${fmt(p.seconds, 2)} s`).join(' + ')} = ${fmt(tailPath, 2)} s − ${fmt(inside, 2)} s inside R ÷ rate ` +
+      `(${
+        parts
+          .filter((p) => tails[p.stage])
+          .map((p) => p.source)
+          .join('; ') || 'no tails known'
+      })`,
   };
 }
 
@@ -706,26 +902,57 @@ function evaluateHost(
   host: HostSpec,
   processes: number,
   measuredRate: Traced | null,
-): HostCapacity {
+): { capacity: HostCapacity; fillAndDrainS: Traced } {
   const bounds = capacityBounds(input, host, processes);
   if (bounds.length === 0) throw new SampleUnusableError(input.source, ['no stage has a rate']);
-  const lowest = bounds[0]!;
-  // The combined window measured exactly this configuration on this host: its rate is the forecast.
-  // The bottleneck is the modelled bound nearest to it (after calibration, the one that binds).
-  const rateRps = measuredRate ? measuredRate.value : lowest.rateRps;
-  const binding = measuredRate
-    ? bounds.reduce((best, b) =>
-        Math.abs(Math.log(b.rateRps / rateRps)) < Math.abs(Math.log(best.rateRps / rateRps)) ? b : best,
-      )
-    : lowest;
+  const isLlm = (b: CapacityBound) => b.kind === 'llm-rpm' || b.kind === 'llm-tpm';
+  const others = bounds.filter((b) => !isLlm(b));
+  const llmBound = bounds.find(isLlm) ?? null;
+  // The pipeline without the provider's limit: the combined window measured exactly this
+  // configuration on this host, so its rate stands; the bottleneck then is the modelled bound
+  // nearest to it (after calibration, the one that binds). Without one, the lowest bound.
+  const unlimitedBinding =
+    others.length === 0
+      ? bounds[0]!
+      : measuredRate
+        ? others.reduce((best, b) =>
+            Math.abs(Math.log(b.rateRps / measuredRate.value)) <
+            Math.abs(Math.log(best.rateRps / measuredRate.value))
+              ? b
+              : best,
+          )
+        : others[0]!;
+  const unlimitedRps = measuredRate && others.length > 0 ? measuredRate.value : unlimitedBinding.rateRps;
+  // The provider's limit always caps the AI stage, combined window or not: a window of seconds
+  // cannot see a per-minute limit (the sliding minute still has room in it).
+  // (A tie names the provider: a window that already ran at the limit was held by it.)
+  const limited = llmBound !== null && llmBound.rateRps <= unlimitedRps;
+  const binding = limited ? llmBound : unlimitedBinding;
+  const flowS = limited
+    ? rateLimitedSeconds(input.rows, unlimitedRps, llmBound.rateRps * 60)
+    : input.rows / unlimitedRps;
+  const rateRps = input.rows / flowS;
+  const unlimitedSource = measuredRate
+    ? measuredRate.source
+    : `lowest bound: ${unlimitedBinding.kind}${unlimitedBinding.stage ? ` (${unlimitedBinding.stage})` : ''}`;
+  const perMinute = limited ? llmBound.rateRps * 60 : 0;
+  const wholeMinutes = limited ? Math.max(0, Math.ceil(input.rows / perMinute) - 1) : 0;
+  const rateSource = limited
+    ? `the LLM provider's ${fmt(perMinute)} rows per sliding minute (${llmBound.kind}): ${fmt(wholeMinutes)} whole minute${wholeMinutes === 1 ? '' : 's'} of ${fmt(perMinute)} rows, ` +
+      `then ${fmt(input.rows - wholeMinutes * perMinute)} rows at the unlimited ${fmt(unlimitedRps, 1)} rows/s (${unlimitedSource}) = ${fmt(flowS, 1)} s for ${fmt(input.rows)} rows, ` +
+      `${fmt(rateRps, 1)} rows/s on average (${fmt(llmBound.rateRps, 1)} rows/s sustained)`
+    : unlimitedSource;
   const bottleneck: Bottleneck = { ...binding, advice: adviceFor(binding, input, host) };
+  // Once the limit's last minute opens, the last rows flow at the unlimited rate: fill and drain
+  // are those of the pipeline without the limit.
+  const fillAndDrainS = fillAndDrain(input, bottleneckStageOf(unlimitedBinding));
   const cpu = hostCpuPerRow(input, host);
   const cpuUtilisation = cpu === null ? null : (rateRps * cpu) / host.cores;
   const memoryUsed = memoryAt(input, processes, (s) =>
     Math.min(processes * s.concurrency, rateRps * (s.secondsPerRow?.value ?? Number.POSITIVE_INFINITY)),
   );
   const available = host.memoryBytes - host.reservedMemoryBytes;
-  return {
+  const capacity: HostCapacity = {
     name: host.name,
     cpuModel: host.cpuModel,
     cores: host.cores,
@@ -734,11 +961,9 @@ function evaluateHost(
     processes,
     bounds,
     rateRps,
-    rateSource: measuredRate
-      ? measuredRate.source
-      : `lowest bound: ${lowest.kind}${lowest.stage ? ` (${lowest.stage})` : ''}`,
+    rateSource,
     bottleneck,
-    hoursForRows: (input.rows / rateRps + fillAndDrain(input, bottleneckStageOf(binding)).value) / 3600,
+    hoursForRows: (flowS + fillAndDrainS.value) / 3600,
     cpuUtilisation,
     cpuCoresFree: cpuUtilisation === null ? null : host.cores * (1 - cpuUtilisation),
     memoryUsedBytes: memoryUsed?.bytes ?? null,
@@ -746,6 +971,7 @@ function evaluateHost(
     memorySource: memoryUsed?.source ?? 'no base RSS or memory per row in flight known',
     max: maxRate(input, host),
   };
+  return { capacity, fillAndDrainS };
 }
 
 /**
@@ -786,7 +1012,7 @@ function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max']
   const processes = input.coresPerProcess
     ? Math.max(input.processes, Math.min(host.cores, Math.floor(host.cores / input.coresPerProcess.value)))
     : input.processes;
-  const limits: Array<{ rate: number; by: string; stage?: StageName }> = [];
+  const limits: MaxLimit[] = [];
   const cpu = hostCpuPerRow(input, host);
   if (cpu && cpu > 0) limits.push({ rate: (host.cores * input.usableCpuUtilisation.value) / cpu, by: 'cpu' });
   if (input.coresPerProcess && input.cpuSecondsPerRow && input.cpuSecondsPerRow.value > 0)
@@ -833,10 +1059,27 @@ function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max']
     limitedBy: lowest.by,
     processes,
     hoursForRows:
-      lowest.rate > 0
-        ? (input.rows / lowest.rate + fillAndDrain(input, lowest.stage ?? null).value) / 3600
-        : null,
+      lowest.rate > 0 ? (maxFlowS(input.rows, limits, lowest) + maxFill(input, limits, lowest)) / 3600 : null,
   };
+}
+
+type MaxLimit = { rate: number; by: string; stage?: StageName };
+
+/** The limit the rows flow at once the LLM's sliding minute is open: the lowest of the others. */
+function unlimitedOf(limits: MaxLimit[], lowest: MaxLimit): MaxLimit | null {
+  if (lowest.by !== 'llm limits') return null;
+  const others = limits.filter((l) => l.by !== 'llm limits' && Number.isFinite(l.rate) && l.rate > 0);
+  return others.length ? others.reduce((a, b) => (b.rate < a.rate ? b : a)) : null;
+}
+
+function maxFlowS(rows: number, limits: MaxLimit[], lowest: MaxLimit): number {
+  const unlimited = unlimitedOf(limits, lowest);
+  return unlimited ? rateLimitedSeconds(rows, unlimited.rate, lowest.rate * 60) : rows / lowest.rate;
+}
+
+function maxFill(input: CapacityModelInput, limits: MaxLimit[], lowest: MaxLimit): number {
+  const flow = unlimitedOf(limits, lowest) ?? lowest;
+  return fillAndDrain(input, flow.stage ?? null).value;
 }
 
 function answerTarget(input: CapacityModelInput, host: HostSpec, rateRps: number): TargetAnswer {

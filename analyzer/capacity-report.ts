@@ -162,6 +162,11 @@ export interface CapacityReport {
   /** The time R rows take on the sampled (or declared) host at the configured concurrency. */
   forecast: {
     rows: number;
+    /**
+     * The average rate over the R rows: R ÷ the time they flow. Under a per-minute LLM limit that is
+     * above the limit's sustained rate (the first minute's rows pass at the pipeline's own rate);
+     * `bottleneck.rateRps` is the sustained one.
+     */
     rateRps: number;
     rateSource: string;
     bottleneck: Bottleneck;

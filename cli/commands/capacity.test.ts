@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
+import type { PipelineSample, StagePoint } from '../../analyzer/pipeline-sample.js';
 import { main } from '../main.js';
 import { capturedIo } from '../test-support/captured-io.js';
 
@@ -51,8 +51,28 @@ describe('headroom capacity', () => {
     expect(await main(['capacity', '--declared', ioBound, '--llm-rpm', '600', '--json'], io)).toBe(0);
     const report = JSON.parse(io.out);
     expect(report.forecast.bottleneck.kind).toBe('llm-rpm');
-    expect(report.forecast.rateRps).toBeCloseTo(10, 12);
+    expect(report.forecast.bottleneck.rateRps).toBeCloseTo(10, 12);
+    // The sliding minute: 500,000 rows need ⌈500,000 ÷ 600⌉ − 1 = 833 whole minutes, then the last
+    // 200 rows pass at the slots' 16 rows/s: 49,980 + 12.5 = 49,992.5 s, 10.0015 rows/s on average.
+    expect(report.forecast.rateRps).toBeCloseTo(500_000 / 49_992.5, 9);
     expect(report.target.llm.sufficient).toBe(false);
+  });
+
+  it('reads the LLM limit from --sim-config, with the flags laid over the file', async () => {
+    const dir = await tempDir();
+    const config = path.join(dir, 'sim.json');
+    await writeFile(config, JSON.stringify({ llmRpm: 600 }));
+    const io = capturedIo();
+    expect(await main(['capacity', '--declared', ioBound, '--sim-config', config, '--json'], io)).toBe(0);
+    expect(JSON.parse(io.out).forecast.bottleneck).toMatchObject({ kind: 'llm-rpm', rateRps: 10 });
+    const over = capturedIo();
+    expect(
+      await main(
+        ['capacity', '--declared', ioBound, '--sim-config', config, '--llm-rpm', '300', '--json'],
+        over,
+      ),
+    ).toBe(0);
+    expect(JSON.parse(over.out).forecast.bottleneck).toMatchObject({ kind: 'llm-rpm', rateRps: 5 });
   });
 
   it('exits 2 naming the field of a bad declared file', async () => {
@@ -92,29 +112,7 @@ describe('headroom capacity', () => {
   it('computes a report from a saved sample without measuring', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'sample.json');
-    const point = (n: number, w: number) => ({
-      concurrency: n,
-      meanInFlight: n,
-      throughputRps: n / w,
-      items: 1000,
-      windowS: 10,
-      cpuSecondsPerItem: 0.0003,
-      externalCpuSecondsPerItem: 0.0001,
-      rssBytes: 100e6 + n * 20_000,
-    });
-    const sample: PipelineSample = {
-      kind: 'headroom.pipeline-sample',
-      version: 1,
-      createdAt: '2026-11-23T00:00:00.000Z',
-      host: { cpuModel: 'test', cores: 2, memoryBytes: 8e9, os: 'Linux', node: 'v20' },
-      world: { colocatedSimulators: true },
-      baseRssBytes: 100e6,
-      stages: [
-        { stage: 'scrape', points: [point(50, 0.3), point(200, 0.3)] },
-        { stage: 'ai', points: [point(50, 2), point(200, 2), point(800, 2)] },
-      ],
-      durationMs: 60_000,
-    };
+    const sample = smallSample();
     await writeFile(file, JSON.stringify(sample));
     const io = capturedIo();
     expect(await main(['capacity', '--sample', file, '--rows', '100000', '--json'], io)).toBe(0);
@@ -153,7 +151,59 @@ describe('headroom capacity', () => {
     await writeFile(file, JSON.stringify({ kind: 'headroom.run-result', version: 1, stages: [] }));
     const io = capturedIo();
     expect(await main(['capacity', '--sample', file, '--rows', '10'], io)).toBe(2);
-    expect(io.err).toContain('HRM_SAMPLE_UNUSABLE');
+    expect(io.err).toContain('HRM_SAMPLE_INVALID');
     expect(io.err).toContain('expected "headroom.pipeline-sample"');
   });
+
+  it('exits 2 naming the file and the field of a sample that breaks its schema', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'sample.json');
+    const sample = smallSample();
+    delete (sample.stages[0]!.points[0] as Partial<StagePoint>).items;
+    await writeFile(file, JSON.stringify(sample));
+    const io = capturedIo();
+    expect(await main(['capacity', '--sample', file, '--rows', '10'], io)).toBe(2);
+    expect(io.err).toContain('HRM_SAMPLE_INVALID');
+    expect(io.err).toContain(file);
+    expect(io.err).toContain('/stages/0/points/0: missing field "items"');
+  });
+
+  it('exits 2 as unusable for a valid sample whose stage finished no rows', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'sample.json');
+    const sample = smallSample();
+    sample.stages[1]!.points = sample.stages[1]!.points.map((p) => ({ ...p, items: 0, throughputRps: 0 }));
+    await writeFile(file, JSON.stringify(sample));
+    const io = capturedIo();
+    expect(await main(['capacity', '--sample', file, '--rows', '10'], io)).toBe(2);
+    expect(io.err).toContain('HRM_SAMPLE_UNUSABLE');
+    expect(io.err).toContain('/stages/1 (ai): no point finished any rows');
+  });
 });
+
+/** A saved sample of a 2-core host: scrape 0.3 s per row, ai 2 s per row (both latency-bound). */
+function smallSample(): PipelineSample {
+  const point = (n: number, w: number) => ({
+    concurrency: n,
+    meanInFlight: n,
+    throughputRps: n / w,
+    items: 1000,
+    windowS: 10,
+    cpuSecondsPerItem: 0.0003,
+    externalCpuSecondsPerItem: 0.0001,
+    rssBytes: 100e6 + n * 20_000,
+  });
+  return {
+    kind: 'headroom.pipeline-sample',
+    version: 1,
+    createdAt: '2026-11-23T00:00:00.000Z',
+    host: { cpuModel: 'test', cores: 2, memoryBytes: 8e9, os: 'Linux', node: 'v20' },
+    world: { colocatedSimulators: true },
+    baseRssBytes: 100e6,
+    stages: [
+      { stage: 'scrape', points: [point(50, 0.3), point(200, 0.3)] },
+      { stage: 'ai', points: [point(50, 2), point(200, 2), point(800, 2)] },
+    ],
+    durationMs: 60_000,
+  };
+}

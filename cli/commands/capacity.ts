@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { capacityFromSample, fmt } from '../../analyzer/capacity-model.js';
@@ -7,8 +6,9 @@ import { capacityFromDeclared, loadDeclaredCapacity } from '../../analyzer/decla
 import { loadHostProfile } from '../../analyzer/host-profile.js';
 import { parseRate } from '../../analyzer/parse-rate.js';
 import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
+import { readPipelineSampleFile } from '../../analyzer/pipeline-sample-file.js';
 import { writeFileAtomic } from '../../atomic-file.js';
-import { SampleUnusableError, UsageInvalidError } from '../../errors.js';
+import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { capacityHtmlDocument } from '../../reports/capacity-html.js';
 import { formatDuration, formatRate, renderCapacityMarkdown } from '../../reports/capacity-markdown.js';
@@ -16,7 +16,7 @@ import { renderHtmlReport } from '../../reports/html-report.js';
 import { MAX_SAMPLE_SECONDS, samplePipeline } from '../../scenarios/pipeline-sampler.js';
 import type { CliIo } from '../cli-io.js';
 import { defined, numberFlag } from '../flag-value.js';
-import { simulatorFlags, simulatorOptionsFromFlags } from '../simulator-flags.js';
+import { loadSimulatorOptions, simulatorFlags } from '../simulator-flags.js';
 
 export const capacityHelp = `headroom capacity --rows N [options] [simulator flags]
 
@@ -38,7 +38,7 @@ Measures a short sample of the reference pipeline on this host (with the simulat
 Simulator flags (measured mode: the simulated world; declared mode: --llm-rpm, --llm-tpm and
   --llm-tokens-per-message override the file's LLM limits): --site-latency-ms --site-latency-sigma
   --page-bytes --fault-rate --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message
-  --llm-rpm --llm-tpm --seed …  (see headroom demo --help)
+  --llm-rpm --llm-tpm --seed --sim-config FILE (flags override the file)  (see headroom demo --help)
 `;
 
 export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCode> {
@@ -92,7 +92,7 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
         '--processes, --scraping-concurrency, --ai-concurrency and --sample-seconds shape a measurement; with --declared, set workers and stages in the file',
       );
     const declared = await loadDeclaredCapacity(values.declared);
-    const sim = simulatorOptionsFromFlags(values).llm;
+    const sim = (await loadSimulatorOptions(values)).llm;
     const llm = defined({
       rpm: sim?.rateLimit?.requestsPerMinute,
       tpm: sim?.rateLimit?.tokensPerMinute,
@@ -105,10 +105,12 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
   } else {
     if (rows === undefined) throw new UsageInvalidError('--rows is needed, e.g. --rows 500000');
     if (values.sample) {
-      sample = await readSample(values.sample);
+      // Schema-checked here (HRM_SAMPLE_INVALID names the file and the field); a valid sample that
+      // cannot carry the model (a stage with no rows) is refused later as HRM_SAMPLE_UNUSABLE.
+      sample = await readPipelineSampleFile(values.sample);
     } else {
       sample = await samplePipeline({
-        simulators: simulatorOptionsFromFlags(values),
+        simulators: await loadSimulatorOptions(values),
         pipeline: { concurrency: defined({ scraping, ai_processing: ai }) },
         sampleSeconds,
         onProgress: (p) =>
@@ -138,26 +140,6 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
   }
   io.stdout(values.json ? `${JSON.stringify(report)}\n` : renderCapacityText(report));
   return ExitCode.Pass;
-}
-
-async function readSample(file: string): Promise<PipelineSample> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new SampleUnusableError(
-      file,
-      [`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`],
-      {
-        cause: err,
-      },
-    );
-  }
-  try {
-    return JSON.parse(text) as PipelineSample;
-  } catch (err) {
-    throw new SampleUnusableError(file, [`it is not JSON (${(err as Error).message})`], { cause: err });
-  }
 }
 
 /** The summary a person reads: hours for the rows, the bottleneck, the stages, the target, headroom. */
