@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SampleUnusableError } from '../errors.js';
-import {
-  capacityFromSample,
-  normalQuantile,
-  rateLimitedSeconds,
-  slowestOfLognormalS,
-} from './capacity-model.js';
+import { normalQuantile } from '../pipeline/sim/normal-quantile.js';
+import { capacityFromSample, rateLimitedSeconds, slowestOfLognormalS } from './capacity-model.js';
 import { capacityReportProblems } from './capacity-report.js';
 import type { HostProfile } from './host-profile.js';
 import type { CombinedWindow, PipelineSample, StageName, StagePoint } from './pipeline-sample.js';

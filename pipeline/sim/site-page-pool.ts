@@ -1,3 +1,4 @@
+import { normalQuantile } from './normal-quantile.js';
 import { hashString, SeededRandom } from './seeded-random.js';
 
 /** How many page templates span the size distribution; a URL picks one by hash. */
@@ -154,7 +155,7 @@ export class SitePagePool {
     this.templates = [];
     for (let i = 0; i < TEMPLATE_COUNT; i++) {
       // Quantiles rather than random draws: the pool covers the distribution evenly.
-      const z = inverseStandardNormal((i + 0.5) / TEMPLATE_COUNT);
+      const z = normalQuantile((i + 0.5) / TEMPLATE_COUNT);
       const targetBytes = Math.max(600, Math.round(medianBytes * Math.exp(sigma * z)));
       this.templates.push(buildTemplate(new SeededRandom(hashString(`template-${i}`, seed)), targetBytes));
     }
@@ -238,41 +239,4 @@ function sentence(random: SeededRandom, words: number): string {
 
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9). */
-function inverseStandardNormal(p: number): number {
-  const a = [
-    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
-    2.506628277459239,
-  ];
-  const b = [
-    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572,
-  ];
-  const c = [
-    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
-    2.938163982698783,
-  ];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const low = 0.02425;
-  if (p < low) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return (
-      (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
-      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1)
-    );
-  }
-  if (p > 1 - low) {
-    const q = Math.sqrt(-2 * Math.log(1 - p));
-    return (
-      -(((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
-      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1)
-    );
-  }
-  const q = p - 0.5;
-  const r = q * q;
-  return (
-    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
-    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
-  );
 }
