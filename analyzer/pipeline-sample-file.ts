@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { writeFileAtomic } from '../atomic-file.js';
 import { SampleInvalidError } from '../errors.js';
+import { parseVersionedJson } from '../versioned-json.js';
 import { PIPELINE_SAMPLE_KIND, PIPELINE_SAMPLE_VERSION, type PipelineSample } from './pipeline-sample.js';
 import schema from './pipeline-sample.schema.v1.json' with { type: 'json' };
 
@@ -13,29 +14,13 @@ const validate = ajv.compile<PipelineSample>(schema);
  * throws a SampleInvalidError naming `file` and each bad field.
  */
 export function readPipelineSample(text: string, file: string): PipelineSample {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new SampleInvalidError(file, [`it is not JSON (${(err as Error).message})`], { cause: err });
-  }
-  const head = (data ?? {}) as { kind?: unknown; version?: unknown };
-  if (typeof data !== 'object' || Array.isArray(data) || head.kind !== PIPELINE_SAMPLE_KIND) {
-    throw new SampleInvalidError(file, [
-      `it is not a headroom pipeline sample (kind is ${JSON.stringify(head.kind)}, expected "${PIPELINE_SAMPLE_KIND}")`,
-    ]);
-  }
-  if (typeof head.version !== 'number' || !Number.isInteger(head.version) || head.version < 1) {
-    throw new SampleInvalidError(file, [
-      `its version ${JSON.stringify(head.version)} is not a version number`,
-    ]);
-  }
-  if (head.version > PIPELINE_SAMPLE_VERSION) {
-    throw new SampleInvalidError(file, [
-      `it is version ${head.version}, newer than this headroom reads (${PIPELINE_SAMPLE_VERSION}); upgrade headroom`,
-    ]);
-  }
-  return checkPipelineSample(data, file);
+  const parsed = parseVersionedJson(text, {
+    kind: PIPELINE_SAMPLE_KIND,
+    version: PIPELINE_SAMPLE_VERSION,
+    noun: 'pipeline sample',
+  });
+  if (!parsed.ok) throw new SampleInvalidError(file, [parsed.problem], { cause: parsed.cause });
+  return checkPipelineSample(parsed.data, file);
 }
 
 /** Reads and validates a pipeline sample file; a missing file is named like a bad one. */

@@ -8,6 +8,7 @@ import { summarizeRun } from '../analyzer/summary.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { BaselineCorruptError, BaselineHostMismatchError, BaselineNotFoundError } from '../errors.js';
 import type { RunResult } from '../scenarios/run-result.js';
+import { parseVersionedJson } from '../versioned-json.js';
 import schema from './baseline.schema.v1.json' with { type: 'json' };
 import { describeFingerprint, type HostFingerprint, sameHost } from './host-fingerprint.js';
 
@@ -86,29 +87,13 @@ export async function saveBaseline(baseline: Baseline, dir: string = DEFAULT_BAS
  * the schema → a BaselineCorruptError naming the file and what is wrong (the field, for the schema).
  */
 export function parseBaseline(text: string, file: string): Baseline {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new BaselineCorruptError(file, `it is not JSON (${(err as Error).message})`, { cause: err });
-  }
-  const head = (data ?? {}) as { kind?: unknown; version?: unknown };
-  if (typeof data !== 'object' || Array.isArray(data) || head.kind !== BASELINE_KIND)
-    throw new BaselineCorruptError(
-      file,
-      `it is not a headroom baseline (kind is ${JSON.stringify(head.kind)}, expected "${BASELINE_KIND}")`,
-    );
-  if (typeof head.version !== 'number' || !Number.isInteger(head.version) || head.version < 1)
-    throw new BaselineCorruptError(
-      file,
-      `its version ${JSON.stringify(head.version)} is not a version number`,
-    );
-  if (head.version > BASELINE_VERSION)
-    throw new BaselineCorruptError(
-      file,
-      `it is version ${head.version}, newer than this headroom reads (${BASELINE_VERSION}); upgrade headroom`,
-    );
-  return checkBaseline(data, file);
+  const parsed = parseVersionedJson(text, {
+    kind: BASELINE_KIND,
+    version: BASELINE_VERSION,
+    noun: 'baseline',
+  });
+  if (!parsed.ok) throw new BaselineCorruptError(file, parsed.problem, { cause: parsed.cause });
+  return checkBaseline(parsed.data, file);
 }
 
 /** Validates a baseline against its schema; throws a BaselineCorruptError naming each bad field. */

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { writeFileAtomic } from '../atomic-file.js';
 import { ResultInvalidError } from '../errors.js';
+import { parseVersionedJson } from '../versioned-json.js';
 import { configHash } from './config-hash.js';
 import type { HeapTrend } from './heap-sampler.js';
 import { describeHost, type HostDescription } from './host-description.js';
@@ -124,29 +125,13 @@ const validate = ajv.compile<RunResult>(schema);
  * a ResultInvalidError naming `file`; older versions would be migrated here, never guessed at.
  */
 export function readRunResult(text: string, file: string): RunResult {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new ResultInvalidError(file, [`it is not JSON (${(err as Error).message})`], { cause: err });
-  }
-  const head = (data ?? {}) as { kind?: unknown; version?: unknown };
-  if (typeof data !== 'object' || Array.isArray(data) || head.kind !== RUN_RESULT_KIND) {
-    throw new ResultInvalidError(file, [
-      `it is not a headroom run result (kind is ${JSON.stringify(head.kind)}, expected "${RUN_RESULT_KIND}")`,
-    ]);
-  }
-  if (typeof head.version !== 'number' || !Number.isInteger(head.version) || head.version < 1) {
-    throw new ResultInvalidError(file, [
-      `its version ${JSON.stringify(head.version)} is not a version number`,
-    ]);
-  }
-  if (head.version > RUN_RESULT_VERSION) {
-    throw new ResultInvalidError(file, [
-      `it is version ${head.version}, newer than this headroom reads (${RUN_RESULT_VERSION}); upgrade headroom`,
-    ]);
-  }
-  return checkRunResult(data, file);
+  const parsed = parseVersionedJson(text, {
+    kind: RUN_RESULT_KIND,
+    version: RUN_RESULT_VERSION,
+    noun: 'run result',
+  });
+  if (!parsed.ok) throw new ResultInvalidError(file, [parsed.problem], { cause: parsed.cause });
+  return checkRunResult(parsed.data, file);
 }
 
 /** Validates a result (e.g. before writing it); throws a ResultInvalidError naming `file`. */
