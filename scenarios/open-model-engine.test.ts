@@ -237,7 +237,12 @@ describe('runOpenModel: bounds', () => {
 
     expect(result.schedule!.intended).toBeGreaterThan(0);
     expect(result.schedule!.intended).toBeLessThan(6_000);
-    expect(result.steps[0]!.requests).toBe(target.arrivalsMs.length);
+    // A request cut by the abort may or may not have reached the server; every other one did.
+    const step = result.steps[0]!;
+    const interrupted = step.errors.interrupted ?? 0;
+    expect(target.arrivalsMs.length).toBeLessThanOrEqual(step.requests);
+    expect(target.arrivalsMs.length).toBeGreaterThanOrEqual(step.requests - interrupted);
+    expect(step.requests).toBeGreaterThan(0);
     expect(() => checkRunResult(result, 'memory')).not.toThrow();
   });
 
