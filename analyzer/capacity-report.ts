@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv';
 import { writeFileAtomic } from '../atomic-file.js';
+import { explainSchemaErrors } from '../schema-error.js';
 import schema from './capacity-report.schema.v1.json' with { type: 'json' };
-import { explainSchemaError } from './explain-schema-error.js';
 import type { StageName } from './pipeline-sample.js';
 import type { UslFit } from './usl-fit.js';
 
@@ -194,7 +194,7 @@ const validate = ajv.compile<CapacityReport>(schema);
  * problem, naming the field. A report the model built that fails here is a bug, not bad input.
  */
 export function capacityReportProblems(data: unknown): string[] {
-  return validate(data) ? [] : validate.errors!.map(explainSchemaError);
+  return validate(data) ? [] : explainSchemaErrors(validate.errors!);
 }
 
 /** Writes a report atomically (temporary file in the same folder, then rename), after checking it. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import { DeclaredCapacityInvalidError } from '../errors.js';
+import { explainSchemaErrors } from '../schema-error.js';
 import {
   buildCapacityReport,
   type CapacityModelInput,
@@ -13,7 +14,6 @@ import {
 } from './capacity-model.js';
 import type { CapacityReport, Traced } from './capacity-report.js';
 import schema from './declared-capacity.schema.json' with { type: 'json' };
-import { explainSchemaError } from './explain-schema-error.js';
 import { parseRate } from './parse-rate.js';
 import type { StageName } from './pipeline-sample.js';
 
@@ -68,7 +68,7 @@ const STAGE_ORDER: StageName[] = ['ingest', 'scrape', 'ai', 'write'];
 
 /** Validates parsed JSON as a declared-capacity file; the error names each bad field. */
 export function parseDeclaredCapacity(data: unknown, file: string): DeclaredCapacity {
-  if (!validate(data)) throw new DeclaredCapacityInvalidError(file, validate.errors!.map(explainSchemaError));
+  if (!validate(data)) throw new DeclaredCapacityInvalidError(file, explainSchemaErrors(validate.errors!));
   const problems: string[] = [];
   for (const [name, stage] of Object.entries(data.stages)) {
     if (stage.rate !== undefined && stage.ratePerWorker !== undefined)

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import si from 'systeminformation';
 import { HostProfileInvalidError } from '../errors.js';
-import { explainSchemaError } from './explain-schema-error.js';
+import { explainSchemaErrors } from '../schema-error.js';
 import schema from './host-profile.schema.json' with { type: 'json' };
 import i58500 from './host-profiles/i5-8500.json' with { type: 'json' };
 
@@ -34,7 +34,7 @@ export const BUNDLED_HOST_PROFILES = Object.keys(BUNDLED);
 
 /** Validates parsed JSON as a host profile; a HostProfileInvalidError names each bad field. */
 export function parseHostProfile(data: unknown, source: string): HostProfile {
-  if (!validate(data)) throw new HostProfileInvalidError(source, validate.errors!.map(explainSchemaError));
+  if (!validate(data)) throw new HostProfileInvalidError(source, explainSchemaErrors(validate.errors!));
   if ((data.reservedMemoryBytes ?? 0) >= data.memoryBytes)
     throw new HostProfileInvalidError(source, [
       `/reservedMemoryBytes: must be less than memoryBytes (${data.memoryBytes}); nothing would be left for the pipeline`,

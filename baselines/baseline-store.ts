@@ -2,13 +2,11 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Ajv, type ErrorObject } from 'ajv';
 import type { RunSummary } from '../analyzer/summary.js';
 import { summarizeRun } from '../analyzer/summary.js';
-import { writeFileAtomic } from '../atomic-file.js';
 import { BaselineCorruptError, BaselineHostMismatchError, BaselineNotFoundError } from '../errors.js';
 import type { RunResult } from '../scenarios/run-result.js';
-import { parseVersionedJson } from '../versioned-json.js';
+import { VersionedFile } from '../versioned-json.js';
 import schema from './baseline.schema.v1.json' with { type: 'json' };
 import { describeFingerprint, type HostFingerprint, sameHost } from './host-fingerprint.js';
 
@@ -36,9 +34,6 @@ export interface Baseline {
   commit: string | null;
   trials: BaselineTrial[];
 }
-
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
-const validate = ajv.compile<Baseline>(schema);
 
 /** A baseline from the results of its trials (all of one scenario and one config hash). */
 export function baselineFromRuns(
@@ -77,35 +72,27 @@ export function baselineFile(dir: string, scenario: string, hostId: string): str
 /** Writes a baseline atomically (temporary file in the same folder, then rename); returns the file. */
 export async function saveBaseline(baseline: Baseline, dir: string = DEFAULT_BASELINE_DIR): Promise<string> {
   const file = baselineFile(dir, baseline.scenario.name, baseline.host.id);
-  checkBaseline(baseline, file);
-  await writeFileAtomic(file, `${JSON.stringify(baseline, null, 2)}\n`);
+  await baselineFileKind.write(file, baseline);
   return file;
 }
+
+const baselineFileKind = new VersionedFile<Baseline>({
+  kind: BASELINE_KIND,
+  version: BASELINE_VERSION,
+  noun: 'baseline',
+  schema,
+  invalid: (file, problems, options) => new BaselineCorruptError(file, problems.join('; '), options),
+});
 
 /**
  * Reads a baseline file's text. Not JSON, another kind, a newer version or content that fails
  * the schema → a BaselineCorruptError naming the file and what is wrong (the field, for the schema).
  */
-export function parseBaseline(text: string, file: string): Baseline {
-  const parsed = parseVersionedJson(text, {
-    kind: BASELINE_KIND,
-    version: BASELINE_VERSION,
-    noun: 'baseline',
-  });
-  if (!parsed.ok) throw new BaselineCorruptError(file, parsed.problem, { cause: parsed.cause });
-  return checkBaseline(parsed.data, file);
-}
-
+export const parseBaseline = (text: string, file: string): Baseline => baselineFileKind.parse(text, file);
 /** Validates a baseline against its schema; throws a BaselineCorruptError naming each bad field. */
-export function checkBaseline(data: unknown, file: string): Baseline {
-  if (!validate(data)) throw new BaselineCorruptError(file, validate.errors!.map(explain).join('; '));
-  return data;
-}
-
+export const checkBaseline = (data: unknown, file: string): Baseline => baselineFileKind.check(data, file);
 /** Reads and validates a baseline file. */
-export async function readBaselineFile(file: string): Promise<Baseline> {
-  return parseBaseline(await readFile(file, 'utf8'), file);
-}
+export const readBaselineFile = (file: string): Promise<Baseline> => baselineFileKind.read(file);
 
 /** A loaded baseline, with the host mismatch when one was forced. */
 export interface LoadedBaseline {
@@ -187,15 +174,4 @@ export async function currentCommit(cwd: string = process.cwd()): Promise<string
 
 function saveCommand(scenario: string, dir: string | undefined): string {
   return `headroom baseline save ${scenario}${dir ? ` --dir ${dir}` : ''}`;
-}
-
-function explain(e: ErrorObject): string {
-  const at = e.instancePath || '(top level)';
-  if (e.keyword === 'enum')
-    return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
-  if (e.keyword === 'const') return `${at}: must be ${JSON.stringify(e.params.allowedValue)}`;
-  if (e.keyword === 'additionalProperties')
-    return `${at}: unknown field "${String(e.params.additionalProperty)}"`;
-  if (e.keyword === 'required') return `${at}: missing field "${String(e.params.missingProperty)}"`;
-  return `${at}: ${e.message} (got ${JSON.stringify(e.data)})`;
 }

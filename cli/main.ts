@@ -1,6 +1,7 @@
 import { HeadroomError, UsageInvalidError } from '../errors.js';
 import { ExitCode } from '../exit-code.js';
 import type { CliIo } from './cli-io.js';
+import { analyzeCommand, analyzeHelp } from './commands/analyze.js';
 import { baselineCommand, baselineHelp } from './commands/baseline.js';
 import { capacityCommand, capacityHelp } from './commands/capacity.js';
 import { compareCommand, compareHelp } from './commands/compare.js';
@@ -22,6 +23,7 @@ Usage: headroom <command> [options]     (headroom <command> --help for its optio
   baseline save|show|list  store a scenario's gate trials for this host
   compare <base> <head>  compare two sets of trials (folders of runs, baselines)
   run <scenario>         run a load scenario (auth, api-stress, worker, database, memory-leak, pipeline)
+  analyze <run.json>     print a saved run's figures and check thresholds against it
   report <run.json>      render a saved run result as a self-contained HTML report
   export <tool> <scenario>  write a scenario as a k6, Artillery or Locust script
   import <tool> <file>   turn k6, Artillery, Locust or autocannon results into a run result
@@ -34,6 +36,7 @@ Exit codes: 0 pass, 1 threshold or gate failure, 2 usage or input error, 3 inter
 `;
 
 const commands: Record<string, { run: (argv: string[], io: CliIo) => Promise<ExitCode>; help: string }> = {
+  analyze: { run: analyzeCommand, help: analyzeHelp },
   baseline: { run: baselineCommand, help: baselineHelp },
   capacity: { run: capacityCommand, help: capacityHelp },
   compare: { run: compareCommand, help: compareHelp },

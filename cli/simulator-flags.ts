@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { ParseArgsConfig } from 'node:util';
 import { Ajv } from 'ajv';
 import { ConfigInvalidError } from '../errors.js';
-import { explainSchemaError } from '../pipeline/pipeline-config.js';
 import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
+import { explainSchemaErrors } from '../schema-error.js';
 import { defined, numberFlag } from './flag-value.js';
 import schema from './simulator-config.schema.json' with { type: 'json' };
 
@@ -55,8 +55,7 @@ export async function readSimulatorConfig(file: string): Promise<Values> {
   } catch (err) {
     throw new ConfigInvalidError(file, [`(top level): cannot read it as JSON (${(err as Error).message})`]);
   }
-  if (!validateConfig(data))
-    throw new ConfigInvalidError(file, validateConfig.errors!.map(explainSchemaError));
+  if (!validateConfig(data)) throw new ConfigInvalidError(file, explainSchemaErrors(validateConfig.errors!));
   const values: Values = {};
   for (const [field, value] of Object.entries(data)) {
     if (field !== '$schema') values[flagOf(field)] = String(value);

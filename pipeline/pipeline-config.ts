@@ -1,5 +1,6 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { ConfigInvalidError } from '../errors.js';
+import { explainSchemaErrors } from '../schema-error.js';
 import schema from './pipeline-config.schema.json' with { type: 'json' };
 import type { QueueName } from './queue/queue-engine.js';
 import type { ScraperOptions } from './scraper/scraper.js';
@@ -59,19 +60,9 @@ export function parsePipelineConfig(
   source = 'pipeline configuration',
 ): PipelineConfig {
   const data = structuredClone(input) as unknown;
-  if (!validate(data)) throw new ConfigInvalidError(source, validate.errors!.map(explainSchemaError));
+  if (!validate(data)) throw new ConfigInvalidError(source, explainSchemaErrors(validate.errors!));
   const config = data as PipelineConfig;
   // An API key from the environment, as OpenAI clients read it, so keys stay out of files.
   config.llm.apiKey ??= process.env.HEADROOM_LLM_API_KEY ?? process.env.OPENAI_API_KEY;
   return config;
-}
-
-/** One line per schema error: the field, the rule, and what was there. */
-export function explainSchemaError(e: ErrorObject): string {
-  const at = e.instancePath || '(top level)';
-  if (e.keyword === 'enum')
-    return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
-  if (e.keyword === 'additionalProperties')
-    return `${at}: unknown field "${String(e.params.additionalProperty)}"`;
-  return `${at}: ${e.message} (got ${JSON.stringify(e.data)})`;
 }

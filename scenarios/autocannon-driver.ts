@@ -1,10 +1,8 @@
 import autocannon from 'autocannon';
 import { build } from 'hdr-histogram-js';
-import { configHash } from './config-hash.js';
-import { classifyError } from './error-class.js';
-import { describeHost } from './host-description.js';
-import { LatencyHistogram } from './latency-histogram.js';
-import type { RunResult, TimeSeriesPoint } from './run-result.js';
+import { classifyError, classifyStatus } from './error-class.js';
+import { type RunProgress, RunRecorder } from './run-recorder.js';
+import { type RunResult, resultHeader } from './run-result.js';
 
 /** Options of a closed-model stress run with autocannon. */
 export interface AutocannonOptions {
@@ -28,6 +26,8 @@ export interface AutocannonOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   scenario?: { name: string; profile?: 'quick' | 'full' };
+  /** Once a second: rate, p95 so far, requests and errors. */
+  onProgress?: (progress: RunProgress) => void;
 }
 
 /** Percentiles as autocannon itself computes them (whole milliseconds, its own correction in rate mode). */
@@ -67,39 +67,20 @@ export async function runAutocannon(options: AutocannonOptions): Promise<Autocan
   // Relative to the target's path: a leading / would replace it.
   const url = new URL((options.path ?? '/').replace(/^\/+/, ''), ensureSlash(options.target)).href;
   const connections = options.connections ?? 50;
-  const latency = LatencyHistogram.create();
   const own = build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 3_600_000,
     numberOfSignificantValueDigits: 3,
     autoResize: true,
   });
-  const second = LatencyHistogram.create();
-  const points: TimeSeriesPoint[] = [];
-  const errors: Record<string, number> = {};
-  let secondRequests = 0;
-  let secondErrors = 0;
-  let startMs = 0;
-  let nextSecondAtMs = 0;
-  const roll = (nowMs: number) => {
-    while (nowMs >= nextSecondAtMs) {
-      points.push({
-        tSec: points.length,
-        requests: secondRequests,
-        errors: secondErrors,
-        p95Ms: second.count === 0 ? null : second.percentileMs(95),
-        inFlight: connections,
-      });
-      secondRequests = 0;
-      secondErrors = 0;
-      second.reset();
-      nextSecondAtMs += 1_000;
-    }
-  };
-  const countError = (errorClass: string) => {
-    errors[errorClass] = (errors[errorClass] ?? 0) + 1;
-    secondErrors++;
-  };
+  const stepName = `${options.method ?? 'GET'} ${options.path ?? '/'}`;
+  const recorder = new RunRecorder(
+    [stepName],
+    performance.now(),
+    () => connections,
+    options.onProgress,
+    true,
+  );
 
   let instance!: autocannon.Instance;
   const finished = new Promise<autocannon.Result>((resolve, reject) => {
@@ -121,22 +102,14 @@ export async function runAutocannon(options: AutocannonOptions): Promise<Autocan
       (err, result) => (err ? reject(err) : resolve(result)),
     );
   });
-  instance.on('start', () => {
-    startMs = performance.now();
-    nextSecondAtMs = startMs + 1_000;
-  });
+  // Each answer or failure is one request: in a closed loop it went out when its connection was free.
   instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
-    const nowMs = performance.now();
-    if (nowMs >= nextSecondAtMs) roll(nowMs);
-    latency.recordUs(responseTimeMs * 1_000);
-    second.recordUs(responseTimeMs * 1_000);
-    secondRequests++;
-    if (statusCode >= 500) countError('http_5xx');
-    else if (statusCode >= 400) countError('http_4xx');
+    recorder.recordSent(0, 0);
+    recorder.recordResponse(0, performance.now(), responseTimeMs, responseTimeMs, classifyStatus(statusCode));
   });
   instance.on('reqError', (err: unknown) => {
-    if (nextSecondAtMs > 0) roll(performance.now());
-    countError(classifyError(err));
+    recorder.recordSent(0, 0);
+    recorder.recordFailure(0, performance.now(), classifyError(err));
   });
   const onAbort = () => instance.stop();
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -146,15 +119,11 @@ export async function runAutocannon(options: AutocannonOptions): Promise<Autocan
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
-  if (secondRequests > 0 || secondErrors > 0) {
-    points.push({
-      tSec: points.length,
-      requests: secondRequests,
-      errors: secondErrors,
-      p95Ms: second.count === 0 ? null : second.percentileMs(95),
-      inFlight: connections,
-    });
-  }
+  recorder.finish(performance.now());
+  const step = recorder.stepResults()[0]!;
+  // Requests still unanswered when autocannon stopped were sent too.
+  step.requests = raw.requests.sent;
+  const errors = step.errors;
   // autocannon's timeout error carries no code; its own timeout count is exact, so the
   // timeouts classified as "other" above are moved to their class.
   if (raw.timeouts > 0) {
@@ -162,16 +131,10 @@ export async function runAutocannon(options: AutocannonOptions): Promise<Autocan
     errors.other = (errors.other ?? 0) - raw.timeouts;
     if (errors.other <= 0) delete errors.other;
   }
-  const encoded = latency.encode();
   const result: RunResult = {
-    kind: 'headroom.run-result',
-    version: 1,
-    createdAt: new Date().toISOString(),
-    host: describeHost(),
-    scenario: {
-      name: options.scenario?.name ?? 'ad-hoc',
-      profile: options.scenario?.profile ?? 'quick',
-      configHash: configHash({
+    ...resultHeader(
+      { name: options.scenario?.name ?? 'ad-hoc', profile: options.scenario?.profile ?? 'quick' },
+      {
         engine: 'autocannon',
         url,
         method: options.method ?? 'GET',
@@ -182,21 +145,13 @@ export async function runAutocannon(options: AutocannonOptions): Promise<Autocan
         amount: options.amount,
         overallRateRps: options.overallRateRps,
         ignoreCoordinatedOmission: options.ignoreCoordinatedOmission,
-      }),
-    },
+      },
+    ),
     target: options.target,
     engine: 'autocannon',
     durationMs: raw.duration * 1_000,
-    steps: [
-      {
-        name: `${options.method ?? 'GET'} ${options.path ?? '/'}`,
-        requests: raw.requests.sent,
-        errors,
-        latencyHistogram: encoded,
-        serviceHistogram: encoded,
-      },
-    ],
-    timeSeries: points,
+    steps: [step],
+    timeSeries: recorder.timeSeries,
     serverSamples: [],
   };
   const reported: AutocannonReport = {

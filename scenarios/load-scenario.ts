@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { ScenarioInvalidError, ScenarioNotFoundError } from '../errors.js';
+import { explainSchemaErrors } from '../schema-error.js';
 import type { LoadPhase } from './arrival-schedule.js';
 import type { FlowStep } from './flow-step.js';
 import schema from './schema.json' with { type: 'json' };
@@ -116,7 +117,7 @@ export async function loadScenario(nameOrFile: string, opts: { profile?: Profile
 
 /** Validates a scenario object (once, at the edge) and resolves the chosen profile. */
 export function parseScenario(data: unknown, file: string, profile: Profile): Scenario {
-  if (!validate(data)) throw new ScenarioInvalidError(file, explainAll(validate.errors!));
+  if (!validate(data)) throw new ScenarioInvalidError(file, explainSchemaErrors(validate.errors!));
   const s = data as ScenarioFile;
   const problems: string[] = [];
   if ((s.type === 'http' || s.type === 'memory-leak') && !s.flow)
@@ -175,25 +176,4 @@ export function parseScenario(data: unknown, file: string, profile: Profile): Sc
     durationMs,
     ...(chosen.sampler ? { sampler: chosen.sampler } : {}),
   };
-}
-
-/** One line per problem: the field, the rule and what was there; oneOf noise reduced to its branches. */
-function explainAll(errors: ErrorObject[]): string[] {
-  const lines = new Set<string>();
-  for (const e of errors) {
-    if (e.keyword === 'oneOf' || e.keyword === 'if') continue;
-    const at = e.instancePath || '(top level)';
-    if (e.keyword === 'enum')
-      lines.add(
-        `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')} (got ${JSON.stringify(e.data)})`,
-      );
-    else if (e.keyword === 'additionalProperties')
-      lines.add(`${at}: unknown field "${String(e.params.additionalProperty)}"`);
-    else if (e.keyword === 'const')
-      lines.add(`${at}: must be ${JSON.stringify(e.params.allowedValue)} (got ${JSON.stringify(e.data)})`);
-    else if (e.keyword === 'required')
-      lines.add(`${at}: missing field "${String(e.params.missingProperty)}"`);
-    else lines.add(`${at}: ${e.message} (got ${JSON.stringify(e.data)})`);
-  }
-  return [...lines];
 }

@@ -48,6 +48,11 @@ export class RunRecorder {
     readonly startMs: number,
     private readonly inFlight: () => number,
     private readonly onProgress?: (progress: RunProgress) => void,
+    /**
+     * A closed loop (autocannon) has no intended send time: latency and service time are the same
+     * values, kept once (a second histogram would only cost the load generator).
+     */
+    private readonly serviceIsLatency = false,
   ) {
     this.steps = stepNames.map((name) => new StepRecord(name));
     this.nextSecondAtMs = startMs + 1_000;
@@ -73,7 +78,7 @@ export class RunRecorder {
     if (nowMs >= this.nextSecondAtMs) this.rollSeconds(nowMs);
     const step = this.steps[stepIndex]!;
     step.latency.recordUs(latencyMs * 1_000);
-    step.service.recordUs(serviceMs * 1_000);
+    if (!this.serviceIsLatency) step.service.recordUs(serviceMs * 1_000);
     this.second.recordUs(latencyMs * 1_000);
     this.secondRequests++;
     this.totalFinished++;
@@ -141,13 +146,16 @@ export class RunRecorder {
 
   /** The per-step results, histograms encoded. */
   stepResults(): RunStep[] {
-    return this.steps.map((s) => ({
-      name: s.name,
-      requests: s.requests,
-      errors: { ...s.errors },
-      latencyHistogram: s.latency.encode(),
-      serviceHistogram: s.service.encode(),
-    }));
+    return this.steps.map((s) => {
+      const latencyHistogram = s.latency.encode();
+      return {
+        name: s.name,
+        requests: s.requests,
+        errors: { ...s.errors },
+        latencyHistogram,
+        serviceHistogram: this.serviceIsLatency ? latencyHistogram : s.service.encode(),
+      };
+    });
   }
 
   get timeSeries(): TimeSeriesPoint[] {
@@ -161,7 +169,8 @@ export class RunRecorder {
 
   /** The service-time histogram of a step (live, not a copy). */
   serviceOf(stepIndex: number): LatencyHistogram {
-    return this.steps[stepIndex]!.service;
+    const step = this.steps[stepIndex]!;
+    return this.serviceIsLatency ? step.latency : step.service;
   }
 
   get requestsSent(): number {

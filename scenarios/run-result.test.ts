@@ -125,7 +125,7 @@ describe('run result files', () => {
     expect(err.message).toMatch(/^runs\/d\.json is not a valid run result:/);
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        '/engine: must be one of open-model, closed-model, autocannon, k6, artillery, locust, wrk, pipeline-sampler',
+        '/engine: must be one of open-model, closed-model, autocannon, k6, artillery, locust, wrk, pipeline-sampler (got "jmeter")',
         '(top level): unknown field "extra"',
         '/steps/0/requests: must be >= 0 (got -5)',
       ]),

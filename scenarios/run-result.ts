@@ -1,7 +1,5 @@
-import { Ajv, type ErrorObject } from 'ajv';
-import { writeFileAtomic } from '../atomic-file.js';
 import { ResultInvalidError } from '../errors.js';
-import { parseVersionedJson } from '../versioned-json.js';
+import { VersionedFile } from '../versioned-json.js';
 import { configHash } from './config-hash.js';
 import type { HeapTrend } from './heap-sampler.js';
 import { describeHost, type HostDescription } from './host-description.js';
@@ -117,26 +115,8 @@ export function resultHeader(
   };
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
-const validate = ajv.compile<RunResult>(schema);
-
-/**
- * Reads a result file's text. A file of another kind, a newer version or invalid content throws
- * a ResultInvalidError naming `file`; older versions would be migrated here, never guessed at.
- */
-export function readRunResult(text: string, file: string): RunResult {
-  const parsed = parseVersionedJson(text, {
-    kind: RUN_RESULT_KIND,
-    version: RUN_RESULT_VERSION,
-    noun: 'run result',
-  });
-  if (!parsed.ok) throw new ResultInvalidError(file, [parsed.problem], { cause: parsed.cause });
-  return checkRunResult(parsed.data, file);
-}
-
-/** Validates a result (e.g. before writing it); throws a ResultInvalidError naming `file`. */
-export function checkRunResult(data: unknown, file: string): RunResult {
-  if (!validate(data)) throw new ResultInvalidError(file, validate.errors!.map(explain));
+/** Encoded histograms the schema sees only as strings: each must decode. */
+function histogramProblems(data: RunResult): string[] {
   const problems: string[] = [];
   const checkHistogram = (text: string, at: string) => {
     try {
@@ -152,22 +132,24 @@ export function checkRunResult(data: unknown, file: string): RunResult {
   for (const [name, metric] of Object.entries(data.metrics ?? {})) {
     if (metric.histogram !== undefined) checkHistogram(metric.histogram, `/metrics/${name}/histogram`);
   }
-  if (problems.length > 0) throw new ResultInvalidError(file, problems);
-  return data;
+  return problems;
 }
 
+const runResultFile = new VersionedFile<RunResult>({
+  kind: RUN_RESULT_KIND,
+  version: RUN_RESULT_VERSION,
+  noun: 'run result',
+  schema,
+  invalid: (file, problems, options) => new ResultInvalidError(file, problems, options),
+  moreProblems: histogramProblems,
+});
+
+/** Reads a result file's text; a file of another kind, a newer version or bad content → ResultInvalidError naming `file`. */
+export const readRunResult = (text: string, file: string): RunResult => runResultFile.parse(text, file);
+/** Reads a result file; one that cannot be read is a ResultInvalidError naming it, like a bad one. */
+export const readRunResultFile = (file: string): Promise<RunResult> => runResultFile.read(file);
+/** Validates a result (e.g. before writing it); throws a ResultInvalidError naming `file`. */
+export const checkRunResult = (data: unknown, file: string): RunResult => runResultFile.check(data, file);
 /** Writes a result atomically (temporary file in the same folder, then rename), after validating it. */
-export async function writeRunResult(file: string, result: RunResult): Promise<void> {
-  checkRunResult(result, file);
-  await writeFileAtomic(file, `${JSON.stringify(result, null, 2)}\n`);
-}
-
-function explain(e: ErrorObject): string {
-  const at = e.instancePath || '(top level)';
-  if (e.keyword === 'enum')
-    return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
-  if (e.keyword === 'additionalProperties')
-    return `${at}: unknown field "${String(e.params.additionalProperty)}"`;
-  if (e.keyword === 'required') return `${at}: missing field "${String(e.params.missingProperty)}"`;
-  return `${at}: ${e.message} (got ${JSON.stringify(e.data)})`;
-}
+export const writeRunResult = (file: string, result: RunResult): Promise<void> =>
+  runResultFile.write(file, result);

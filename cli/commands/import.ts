@@ -16,8 +16,8 @@ import type { CliIo } from '../cli-io.js';
 
 export const importHelp = `headroom import k6|artillery|locust|autocannon <file…> [options]
 
-Turns another load tool's results into a headroom run result, so compare, gate, baseline and
-report work on them.
+Turns another load tool's results into a headroom run result, so analyze, compare, gate, baseline
+and report work on them.
   k6          the file of "k6 run --out json=FILE" (exact histograms, time series; .gz too)
               or of "k6 run --summary-export=FILE" (histogram rebuilt from its percentiles)
   artillery   the report of "artillery run --output FILE"

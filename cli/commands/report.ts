@@ -1,13 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../../atomic-file.js';
-import { ResultInvalidError, UsageInvalidError } from '../../errors.js';
+import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
 import { runReportDocument } from '../../reports/run-report.js';
 import { loadScenario } from '../../scenarios/load-scenario.js';
 import { runMetrics } from '../../scenarios/run-metrics.js';
-import { readRunResult } from '../../scenarios/run-result.js';
+import { readRunResultFile } from '../../scenarios/run-result.js';
 import { evaluateThresholds } from '../../scenarios/threshold.js';
 import type { CliIo } from '../cli-io.js';
 
@@ -30,19 +29,7 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<ExitCode
   if (positionals.length !== 1)
     throw new UsageInvalidError('name one result file: headroom report <run.json>');
   const file = positionals[0]!;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ResultInvalidError(
-      file,
-      [`it cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`],
-      {
-        cause: err,
-      },
-    );
-  }
-  const result = readRunResult(text, file);
+  const result = await readRunResultFile(file);
   let thresholds: ReturnType<typeof evaluateThresholds> | undefined;
   if (values.scenario) {
     const scenario = await loadScenario(values.scenario, { profile: result.scenario.profile });

@@ -109,8 +109,8 @@ const fmt = (n: number | null | undefined, digits = 1) =>
     ? 'n/a'
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-/** A short text report: per-step latency, schedule accuracy, thresholds with their verdicts. */
-export function renderRun(run: ScenarioRun): string {
+/** A short text report: per-step latency, schedule accuracy, `more` lines, thresholds with their verdicts. */
+export function renderRun(run: ScenarioRun, more: string[] = []): string {
   const r = run.result;
   const metrics = runMetrics(r);
   const lines = [
@@ -144,6 +144,11 @@ export function renderRun(run: ScenarioRun): string {
       `  heap after GC: ${fmt(h.slopeMbPerHour)} MB/h (95 % interval ${fmt(h.slopeLowMbPerHour)} … ${fmt(h.slopeHighMbPerHour)}) ` +
         `over ${h.fitted} samples after ${h.warmupS} s warm-up → ${h.leak ? 'LEAK' : 'no leak'}`,
     );
+  }
+  lines.push(...more);
+  if (run.thresholds.length === 0) {
+    lines.push('', '  no thresholds checked');
+    return `${lines.join('\n')}\n`;
   }
   lines.push('', '  thresholds');
   for (const t of run.thresholds) {

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ConfigInvalidError } from '../../errors.js';
 import { hashString, SeededRandom } from './seeded-random.js';
 import { findPromptDetails, simulatedMessage, tokenEnd } from './simulated-message.js';
+import { listenSimulator } from './simulator-server.js';
 import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 /** Options of the LLM simulator; every field has a default. */
@@ -71,7 +71,6 @@ const STREAM_TICK_MS = 100;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** Injected 429s ask for a short pause, as an overloaded provider does. */
 const INJECTED_RETRY_AFTER_MS = 250;
-const KEEP_ALIVE_TIMEOUT_MS = 60_000;
 const JSON_TYPE = 'application/json';
 const NO_HEADERS: string[] = [];
 
@@ -516,35 +515,16 @@ export async function startLlmSimulator(opts: LlmSimulatorOptions = {}): Promise
     sendError(res, 404, `Invalid URL (${req.method} ${path})`, 'invalid_request_error', null);
   });
   server.on('connection', () => stats.connections++);
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
-  server.requestTimeout = 0;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const listening = await listenSimulator(server, config, () => {
+    if (ticker !== undefined) clearInterval(ticker);
+    ticker = undefined;
+    streams.clear();
   });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
-
-  let closing: Promise<void> | undefined;
   return {
-    baseUrl: `http://${urlHost}:${port}/v1`,
-    port,
+    baseUrl: `${listening.origin}/v1`,
+    port: listening.port,
     stats: () => ({ ...stats }),
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        if (ticker !== undefined) clearInterval(ticker);
-        ticker = undefined;
-        streams.clear();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close: listening.close,
   };
 }
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ConfigInvalidError } from '../../errors.js';
 import { hashString, SeededRandom } from './seeded-random.js';
+import { listenSimulator } from './simulator-server.js';
 import { SitePagePool } from './site-page-pool.js';
 
 /** Options of the site farm; every field has a default. */
@@ -57,8 +57,6 @@ export interface SiteFarm {
   close(): Promise<void>;
 }
 
-/** Keep-alive long enough that a scraper reuses its connections across a whole run. */
-const KEEP_ALIVE_TIMEOUT_MS = 60_000;
 /** A slow body trickles this many bytes every interval: far too slow for any scraper's timeout. */
 const SLOW_BODY_CHUNK_BYTES = 8;
 const SLOW_BODY_INTERVAL_MS = 2_000;
@@ -228,36 +226,15 @@ export async function startSiteFarm(opts: SiteFarmOptions = {}): Promise<SiteFar
     setTimeout(respond, delayMs, req, res, host, outcome).unref();
   });
   server.on('connection', () => stats.connections++);
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  // Node's default of 60 s would cut idle keep-alive sockets just as the scraper reuses them.
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
-  // Held (timeout) requests are the point of the fault; nothing must cut them server-side.
-  server.requestTimeout = 0;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
-
-  let closing: Promise<void> | undefined;
+  const listening = await listenSimulator(server, config);
+  const port = listening.port;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: listening.origin,
     port,
     hostSuffix: config.hostSuffix,
     siteUrl: (row) => siteUrlFor(row, config.sites, config.hostSuffix, port),
     stats: () => ({ ...stats }),
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close: listening.close,
   };
 }
 

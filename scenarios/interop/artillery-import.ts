@@ -1,5 +1,6 @@
 import { Ajv } from 'ajv';
 import { ImportInvalidError } from '../../errors.js';
+import { explainSchemaErrors } from '../../schema-error.js';
 import type { ErrorClass } from '../error-class.js';
 import {
   checkRunResult,
@@ -9,7 +10,7 @@ import {
   type TimeSeriesPoint,
 } from '../run-result.js';
 import { ARTILLERY_ENDPOINT_PREFIX } from './artillery-export.js';
-import { explainSchemaError, type ImportOptions, importedHeader } from './imported-result.js';
+import { type ImportOptions, importedHeader } from './imported-result.js';
 import { histogramFromPercentiles, type ReportedPercentile } from './percentile-histogram.js';
 
 /** A summary of one Artillery histogram (milliseconds), as the report keeps it. */
@@ -162,7 +163,7 @@ export function importArtilleryReport(
   if (!validateReport(json)) {
     throw new ImportInvalidError(file, [
       'it is not an Artillery report (artillery run --output FILE):',
-      ...validateReport.errors!.map(explainSchemaError),
+      ...explainSchemaErrors(validateReport.errors!),
     ]);
   }
   const report = json as unknown as ArtilleryReport;

@@ -1,6 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { LatencyHistogram } from '../latency-histogram.js';
 import { parseScenario } from '../load-scenario.js';
+import type { RunProgress } from '../run-recorder.js';
 import { checkRunResult } from '../run-result.js';
 import { startTestHttpServer } from '../test-support/test-http-server.js';
 import { runAutocannonFlow } from './autocannon-flow-driver.js';
@@ -47,14 +48,18 @@ describe('runAutocannonFlow', () => {
           { name: 'me', method: 'GET', path: '/me', headers: { authorization: 'Bearer ${session}' } },
         ],
         profiles: {
-          quick: { load: { model: 'closed', vus: 4, durationS: 1 } },
-          full: { load: { model: 'closed', vus: 4, durationS: 1 } },
+          quick: { load: { model: 'closed', vus: 4, durationS: 2 } },
+          full: { load: { model: 'closed', vus: 4, durationS: 2 } },
         },
       },
       'memory',
       'quick',
     );
-    const { result, raw } = await runAutocannonFlow(exportPlan(scenario, `${server.url}/api`), { users });
+    const progress: RunProgress[] = [];
+    const { result, raw } = await runAutocannonFlow(exportPlan(scenario, `${server.url}/api`), {
+      users,
+      onProgress: (p) => progress.push(p),
+    });
 
     expect(() => checkRunResult(result, 'memory')).not.toThrow();
     expect(result.engine).toBe('autocannon');
@@ -66,5 +71,12 @@ describe('runAutocannonFlow', () => {
     expect(Math.abs(login!.count - me!.count)).toBeLessThanOrEqual(4);
     expect(result.steps.map((s) => s.errors)).toEqual([{}, {}]);
     expect(result.timeSeries.reduce((t, p) => t + p.requests, 0)).toBe(raw.requests.total);
+    // A closed loop has no intended send time: one histogram serves as both.
+    expect(result.steps.every((s) => s.serviceHistogram === s.latencyHistogram)).toBe(true);
+    // Live progress once a second, as with headroom's own engines.
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress[0]!.requests).toBeGreaterThan(0);
+    expect(progress.at(-1)!.requests).toBeLessThanOrEqual(raw.requests.total);
+    expect(progress[0]!.inFlight).toBe(4);
   });
 });

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import { classifyError, classifyStatus } from '../error-class.js';
-import { LatencyHistogram } from '../latency-histogram.js';
-import { type RunResult, resultHeader, type TimeSeriesPoint } from '../run-result.js';
+import { type RunProgress, RunRecorder } from '../run-recorder.js';
+import { type RunResult, resultHeader } from '../run-result.js';
 import type { SetupUser } from '../scenario-setup.js';
 import type { ExportPlan } from './export-plan.js';
 
@@ -10,6 +10,8 @@ export interface AutocannonFlowOptions {
   /** Connections, each running the flow back to back; default the scenario's VUs, else 50. */
   connections?: number;
   signal?: AbortSignal;
+  /** Once a second: rate, p95 so far, requests and errors. */
+  onProgress?: (progress: RunProgress) => void;
 }
 
 /** A finished autocannon run: the RunResult and autocannon's own result object. */
@@ -49,39 +51,15 @@ export async function runAutocannonFlow(
   const { scenario } = plan;
   const load = scenario.load;
   const connections = opts.connections ?? (load.model === 'closed' ? load.vus : 50);
-  const steps = plan.flow.map((s) => ({
-    name: s.name,
-    requests: 0,
-    errors: {} as Record<string, number>,
-    latency: LatencyHistogram.create(),
-  }));
-  const second = LatencyHistogram.create();
-  const points: TimeSeriesPoint[] = [];
-  let secondRequests = 0;
-  let secondErrors = 0;
-  let nextSecondAtMs = Number.POSITIVE_INFINITY;
+  const recorder = new RunRecorder(
+    plan.flow.map((s) => s.name),
+    performance.now(),
+    () => connections,
+    opts.onProgress,
+    true,
+  );
   let iterations = 0;
   let answeredStep = 0;
-  const roll = (nowMs: number) => {
-    while (nowMs >= nextSecondAtMs) {
-      points.push({
-        tSec: points.length,
-        requests: secondRequests,
-        errors: secondErrors,
-        p95Ms: second.count === 0 ? null : second.percentileMs(95),
-        inFlight: connections,
-      });
-      secondRequests = 0;
-      secondErrors = 0;
-      second.reset();
-      nextSecondAtMs += 1_000;
-    }
-  };
-  const countError = (index: number, errorClass: string) => {
-    const errors = steps[index]!.errors;
-    errors[errorClass] = (errors[errorClass] ?? 0) + 1;
-    secondErrors++;
-  };
 
   const requests = plan.flow.map((step, index) => {
     const headers: Record<string, string> = { ...step.headers };
@@ -97,7 +75,7 @@ export async function runAutocannonFlow(
           context.vars = { email: user.email, password: user.password, token: user.token };
         }
         const vars = (context.vars ?? {}) as Record<string, string>;
-        steps[index]!.requests++;
+        recorder.recordSent(index, 0);
         return {
           ...req,
           path: fill(req.path as string, vars, encodeURIComponent),
@@ -141,21 +119,18 @@ export async function runAutocannonFlow(
       (err, result) => (err ? reject(err) : resolve(result)),
     );
   });
-  const startMs = performance.now();
-  nextSecondAtMs = startMs + 1_000;
   instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
-    const nowMs = performance.now();
-    if (nowMs >= nextSecondAtMs) roll(nowMs);
-    steps[answeredStep]!.latency.recordUs(responseTimeMs * 1_000);
-    second.recordUs(responseTimeMs * 1_000);
-    secondRequests++;
-    const errorClass = classifyStatus(statusCode);
-    if (errorClass) countError(answeredStep, errorClass);
+    recorder.recordResponse(
+      answeredStep,
+      performance.now(),
+      responseTimeMs,
+      responseTimeMs,
+      classifyStatus(statusCode),
+    );
   });
   instance.on('reqError', (err: unknown) => {
-    roll(performance.now());
     // A failed request has no onResponse; it is the step after the last answered one.
-    countError((answeredStep + 1) % steps.length, classifyError(err));
+    recorder.recordFailure((answeredStep + 1) % plan.flow.length, performance.now(), classifyError(err));
   });
   const onAbort = () => instance.stop();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -165,16 +140,7 @@ export async function runAutocannonFlow(
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  const endMs = performance.now();
-  roll(endMs);
-  if (secondRequests > 0 || secondErrors > 0)
-    points.push({
-      tSec: points.length,
-      requests: secondRequests,
-      errors: secondErrors,
-      p95Ms: second.count === 0 ? null : second.percentileMs(95),
-      inFlight: connections,
-    });
+  recorder.finish(performance.now());
   const result: RunResult = {
     ...resultHeader(scenario, {
       driver: 'autocannon',
@@ -185,17 +151,8 @@ export async function runAutocannonFlow(
     target: plan.target,
     engine: 'autocannon',
     durationMs: raw.duration * 1_000,
-    steps: steps.map((s) => {
-      const encoded = s.latency.encode();
-      return {
-        name: s.name,
-        requests: s.requests,
-        errors: s.errors,
-        latencyHistogram: encoded,
-        serviceHistogram: encoded,
-      };
-    }),
-    timeSeries: points,
+    steps: recorder.stepResults(),
+    timeSeries: recorder.timeSeries,
     serverSamples: [],
   };
   return { result, raw };

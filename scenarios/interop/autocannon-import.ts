@@ -1,7 +1,8 @@
 import { Ajv } from 'ajv';
 import { ImportInvalidError } from '../../errors.js';
+import { explainSchemaErrors } from '../../schema-error.js';
 import { checkRunResult, type RunResult } from '../run-result.js';
-import { explainSchemaError, type ImportOptions, importedHeader } from './imported-result.js';
+import { type ImportOptions, importedHeader } from './imported-result.js';
 import { histogramFromPercentiles, type ReportedPercentile } from './percentile-histogram.js';
 
 /** The fields of autocannon's JSON result (`autocannon --json URL`) an import reads. */
@@ -71,7 +72,7 @@ export function importAutocannonJson(data: unknown, file: string, options: Impor
   if (!validate(data)) {
     throw new ImportInvalidError(file, [
       'it is not an autocannon JSON result (autocannon --json URL):',
-      ...validate.errors!.map(explainSchemaError),
+      ...explainSchemaErrors(validate.errors!),
     ]);
   }
   const percentiles: ReportedPercentile[] = Object.entries(data.latency).flatMap(([key, value]) => {

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import type { ErrorObject } from 'ajv';
 import { configHash } from '../config-hash.js';
 import type { HostDescription } from '../host-description.js';
 import { RUN_RESULT_KIND, RUN_RESULT_VERSION, type RunEngine, type RunResult } from '../run-result.js';
@@ -59,13 +58,6 @@ export function importedHeader(
     },
     engine,
   };
-}
-
-/** One line per ajv error: the field, the rule, what was there. */
-export function explainSchemaError(e: ErrorObject): string {
-  const at = e.instancePath || '(top level)';
-  if (e.keyword === 'required') return `${at}: missing field "${String(e.params.missingProperty)}"`;
-  return `${at}: ${e.message} (got ${JSON.stringify(e.data)})`;
 }
 
 /** p95 of a list of latencies (ms) read as HdrHistogram does: the ⌈0.95 × N⌉-th smallest. */

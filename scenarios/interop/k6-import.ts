@@ -5,10 +5,11 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Ajv } from 'ajv';
 import { ImportInvalidError } from '../../errors.js';
+import { explainSchemaErrors } from '../../schema-error.js';
 import type { ErrorClass } from '../error-class.js';
 import { LatencyHistogram } from '../latency-histogram.js';
 import { checkRunResult, type RunMetric, type RunResult, type TimeSeriesPoint } from '../run-result.js';
-import { explainSchemaError, type ImportOptions, importedHeader, p95Ms } from './imported-result.js';
+import { type ImportOptions, importedHeader, p95Ms } from './imported-result.js';
 import { histogramFromPercentiles } from './percentile-histogram.js';
 
 /** A k6 Trend in the summary export: milliseconds; `p(N)` keys as set by `--summary-trend-stats`. */
@@ -103,7 +104,7 @@ export function importK6Summary(data: unknown, file: string, options: ImportOpti
   if (!validateSummary(data)) {
     throw new ImportInvalidError(file, [
       'it is not a k6 summary export (k6 run --summary-export=FILE):',
-      ...validateSummary.errors!.filter((e) => e.keyword !== 'anyOf').map(explainSchemaError),
+      ...explainSchemaErrors(validateSummary.errors!),
     ]);
   }
   const metrics = (data as { metrics: Record<string, unknown> }).metrics;

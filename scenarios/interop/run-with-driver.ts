@@ -113,6 +113,7 @@ async function runTool(
   const run = await runAutocannonFlow(plan, {
     users,
     signal: opts.signal,
+    onProgress: (p) => opts.onProgress?.({ ...p, phase: 'load' }),
     ...(opts.connections ? { connections: opts.connections } : {}),
   });
   return { result: run.result };
