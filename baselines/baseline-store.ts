@@ -69,13 +69,6 @@ export function baselineFile(dir: string, scenario: string, hostId: string): str
   return path.join(dir, `${scenario}.${hostId}.json`);
 }
 
-/** Writes a baseline atomically (temporary file in the same folder, then rename); returns the file. */
-export async function saveBaseline(baseline: Baseline, dir: string = DEFAULT_BASELINE_DIR): Promise<string> {
-  const file = baselineFile(dir, baseline.scenario.name, baseline.host.id);
-  await baselineFileKind.write(file, baseline);
-  return file;
-}
-
 const baselineFileKind = new VersionedFile<Baseline>({
   kind: BASELINE_KIND,
   version: BASELINE_VERSION,
@@ -83,6 +76,13 @@ const baselineFileKind = new VersionedFile<Baseline>({
   schema,
   invalid: (file, problems, options) => new BaselineCorruptError(file, problems.join('; '), options),
 });
+
+/** Writes a baseline atomically (temporary file in the same folder, then rename); returns the file. */
+export async function saveBaseline(baseline: Baseline, dir: string = DEFAULT_BASELINE_DIR): Promise<string> {
+  const file = baselineFile(dir, baseline.scenario.name, baseline.host.id);
+  await baselineFileKind.write(file, baseline);
+  return file;
+}
 
 /**
  * Reads a baseline file's text. Not JSON, another kind, a newer version or content that fails

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { summarizeRun } from '../../analyzer/summary.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { formatFigure } from '../../reports/markdown-report.js';
 import { libraryScenarios, loadScenario } from '../../scenarios/load-scenario.js';
 import { runMetrics } from '../../scenarios/run-metrics.js';
 import { type RunResult, readRunResultFile } from '../../scenarios/run-result.js';
@@ -100,15 +101,9 @@ function resourceLines(result: RunResult): string[] {
   if (figures.length === 0) return [];
   const lines = ['', '  target and scenario figures'];
   for (const [name, f] of figures) {
-    const value =
-      f.unit === 'bytes'
-        ? `${(f.value / 2 ** 20).toFixed(1)} MiB`
-        : f.unit === 'ratio'
-          ? `${(f.value * 100).toFixed(2)} %`
-          : f.unit === 'percent'
-            ? `${f.value.toFixed(1)} % of one core`
-            : `${f.value.toLocaleString('en-US', { maximumFractionDigits: 3 })}${f.unit === 'ms' ? ' ms' : ''}`;
-    lines.push(`    ${name.padEnd(36)} ${value}${f.gate === 'info' ? '' : `  (gated: ${f.gate})`}`);
+    lines.push(
+      `    ${name.padEnd(36)} ${formatFigure(f.value, f.unit)}${f.gate === 'info' ? '' : `  (gated: ${f.gate})`}`,
+    );
   }
   return lines;
 }

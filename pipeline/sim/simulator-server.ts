@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 /** Keep-alive long enough that a client reuses its connections across a whole run. */
 const KEEP_ALIVE_TIMEOUT_MS = 60_000;
 
-/** A simulator's HTTP server, listening: its port, its URL origin, and an idempotent close. */
+/** A simulated server (a simulator, a test target), listening: its port, its URL origin, and an idempotent close. */
 export interface ListeningSimulator {
   port: number;
   /** `http://host:port`, with an IPv6 host in brackets. */

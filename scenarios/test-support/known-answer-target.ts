@@ -1,5 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSimulator } from '../../pipeline/sim/simulator-server.js';
 import { WakeTimer } from '../wake-timer.js';
 
 /** A target whose latencies are known in advance: a fixed service time and one stall. */
@@ -73,21 +73,15 @@ export async function startKnownAnswerTarget(options: KnownAnswerTargetOptions):
     due.push({ atMs: startMs + options.serviceMs, res });
     timer.wakeAt(startMs + options.serviceMs, nowMs);
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenSimulator(server, { host: '127.0.0.1', port: 0 }, () => timer.stop());
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: listening.origin,
     get requests() {
       return requests;
     },
     startClock(atEpochMs) {
       firstAtMs = atEpochMs === undefined ? performance.now() : atEpochMs - performance.timeOrigin;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        timer.stop();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: listening.close,
   };
 }

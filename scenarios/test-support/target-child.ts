@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSimulator } from '../../pipeline/sim/simulator-server.js';
 import { type RunningTarget, startKnownAnswerTarget } from './known-answer-target.js';
 import type { TargetMessage, TargetSpec } from './target-process.js';
 
@@ -10,19 +10,14 @@ async function startPlainTarget(): Promise<RunningTarget> {
     requests++;
     res.end('ok');
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenSimulator(server, { host: '127.0.0.1', port: 0 });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: listening.origin,
     get requests() {
       return requests;
     },
     startClock() {},
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: listening.close,
   };
 }
 

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSimulator } from '../../pipeline/sim/simulator-server.js';
 
 /** A node:http server on 127.0.0.1 for engine tests, recording when each request arrived. */
 export interface TestHttpServer {
@@ -30,19 +30,14 @@ export async function startTestHttpServer(
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => handler(req, res, Buffer.concat(chunks).toString('utf8')));
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenSimulator(server, { host: '127.0.0.1', port: 0 });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: listening.origin,
     arrivalsMs,
     get maxConcurrent() {
       return maxConcurrent;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: listening.close,
   };
 }
 

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSimulator } from '../../sim/simulator-server.js';
 
 /** A node:http server on 127.0.0.1 standing in for a website in tests, with traffic counters. */
 export interface TestServer {
@@ -34,9 +34,9 @@ export async function startTestServer(
   server.on('connection', () => {
     connections++;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenSimulator(server, { host: '127.0.0.1', port: 0 });
   return {
-    port: (server.address() as AddressInfo).port,
+    port: listening.port,
     get requests() {
       return requests;
     },
@@ -46,10 +46,6 @@ export async function startTestServer(
     get maxConcurrent() {
       return maxConcurrent;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: listening.close,
   };
 }
