@@ -6,7 +6,7 @@
  * 1. On a plain endpoint (a trivial node:http server in a child process): the open-model engine's
  *    highest sustainable arrival rate (stepped up until the schedule error passes 1% or an
  *    arrival is dropped, then confirmed by a run of its own), autocannon's closed-loop rate
- *    (-c 50, same duration, run before and after), their ratio (goal ≥ 0.9), and the schedule
+ *    (-c 50, same duration, run before and after, after a discarded warm-up run), their ratio (goal ≥ 0.9), and the schedule
  *    error at the engine's rated rate (goal < 1%).
  *    Both run in this process, so the CPU each uses per request is printed too, with autocannon
  *    paced to the engine's rated rate (`-R`): a closed loop at its limit keeps both processes
@@ -142,7 +142,14 @@ async function openModelStep(url: string, rateRps: number, durationMs = stepMs):
 
 async function benchCeiling(): Promise<void> {
   await withTarget({ kind: 'plain' }, async (target) => {
-    log(`plain endpoint ${target.url}: autocannon -c 50 for ${stepMs / 1_000} s…`);
+    // A discarded warm-up run first, as hyperfine's --warmup: on this kind of machine the first
+    // seconds of full load ran faster than anything after them (autocannon 61,622 then 40,259 req/s,
+    // 15.4 then 23.3 µs of CPU per request, in one bench), so a cold "before" rated autocannon on a
+    // speed no later run, its own included, got.
+    log(`plain endpoint ${target.url}: autocannon -c 50 for ${stepMs / 1_000} s, discarded (warm-up)…`);
+    const warmup = await autocannonRun(target.url);
+    log(`  ${fmt(warmup.rps)} req/s, ${fmt(warmup.cpuUsPerRequest, 1)} µs CPU/request (not counted)`);
+    log(`autocannon -c 50 for ${stepMs / 1_000} s…`);
     const before = await autocannonRun(target.url);
     log(`  ${fmt(before.rps)} req/s`);
 
