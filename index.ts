@@ -92,7 +92,12 @@ export { renderJsonReport } from './reports/json-report.js';
 export { renderJunitReport } from './reports/junit-report.js';
 export { renderMarkdownReport } from './reports/markdown-report.js';
 export { type RunReportOptions, runReportDocument } from './reports/run-report.js';
-export { type ClinicProfile, type ClinicTool, runClinicProfile } from './scenarios/clinic-profile.js';
+export {
+  CLINIC_TOOL,
+  type ClinicProfile,
+  type ClinicTool,
+  runClinicProfile,
+} from './scenarios/clinic-profile.js';
 export { ARTILLERY_TOOL, type ArtilleryRun, runArtillery } from './scenarios/interop/artillery-driver.js';
 export { type ArtilleryExportOptions, exportArtillery } from './scenarios/interop/artillery-export.js';
 export { type ArtilleryImportOptions, importArtilleryReport } from './scenarios/interop/artillery-import.js';
@@ -120,7 +125,13 @@ export {
   type ReportedDistribution,
 } from './scenarios/interop/percentile-histogram.js';
 export { DRIVERS, type Driver, type DriverRun, runWithDriver } from './scenarios/interop/run-with-driver.js';
-export { ensureTool, isToolInstalled, type ToolSpec, toolPaths } from './scenarios/interop/tool-install.js';
+export {
+  ensureTool,
+  isToolInstalled,
+  type ToolSpec,
+  toolPaths,
+  toolsDir,
+} from './scenarios/interop/tool-install.js';
 export {
   type PipelineSamplerOptions,
   type SamplerLevels,

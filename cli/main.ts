@@ -14,6 +14,7 @@ import { profileCommand, profileHelp } from './commands/profile.js';
 import { reportCommand, reportHelp } from './commands/report.js';
 import { runCommand, runHelp } from './commands/run.js';
 import { simCommand, simHelp } from './commands/sim.js';
+import { toolsCommand, toolsHelp } from './commands/tools.js';
 
 const usage = `headroom — performance testing and capacity planning for scraping + AI pipelines
 
@@ -31,6 +32,7 @@ Usage: headroom <command> [options]     (headroom <command> --help for its optio
   demo --rows N          run the embedded pipeline end to end on N generated rows
   pipeline start         run the reference pipeline's API and workers
   sim sites | sim llm    run a simulator (site farm, OpenAI-compatible LLM)
+  tools list | install   install the load tools headroom drives on demand (Artillery, Clinic.js)
 
 Exit codes: 0 pass, 1 threshold or gate failure, 2 usage or input error, 3 internal error.
 `;
@@ -49,6 +51,7 @@ const commands: Record<string, { run: (argv: string[], io: CliIo) => Promise<Exi
   report: { run: reportCommand, help: reportHelp },
   run: { run: runCommand, help: runHelp },
   sim: { run: simCommand, help: simHelp },
+  tools: { run: toolsCommand, help: toolsHelp },
 };
 
 /** Runs one command line; the only place that turns errors into exit codes. */

@@ -17,6 +17,9 @@ export type ClinicTool = (typeof CLINIC_TOOLS)[number];
 /** The Clinic.js release installed on demand: 13.0.0 installs and runs on Node 20. */
 export const CLINIC_VERSION = '13.0.0';
 
+/** Clinic.js, installed on first use into the tools folder (never a project dependency). */
+export const CLINIC_TOOL = { name: 'clinic', version: CLINIC_VERSION, bin: 'clinic' } as const;
+
 export interface ClinicProfileOptions {
   tool: ClinicTool;
   /** Folder for clinic's data and HTML report; default `.clinic` (clinic's own default). */
@@ -58,9 +61,7 @@ export async function runClinicProfile(
     );
   }
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  const clinic =
-    opts.clinicBin ??
-    (await ensureTool({ name: 'clinic', version: CLINIC_VERSION, bin: 'clinic', onOutput: opts.onOutput }));
+  const clinic = opts.clinicBin ?? (await ensureTool({ ...CLINIC_TOOL, onOutput: opts.onOutput }));
   const destDir = path.resolve(opts.destDir ?? '.clinic');
   await mkdir(destDir, { recursive: true });
   const before = new Set(await readdir(destDir));
