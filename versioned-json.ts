@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { writeFileAtomic } from './atomic-file.js';
+import { compileSchema } from './json-schema.js';
 import { explainSchemaErrors } from './schema-error.js';
 
 /** How one kind of versioned headroom file is named, validated and reported when bad. */
@@ -26,8 +27,7 @@ export class VersionedFile<T> {
   private readonly validate: ValidateFunction<T>;
 
   constructor(private readonly spec: VersionedFileKind<T>) {
-    const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
-    this.validate = ajv.compile<T>(spec.schema);
+    this.validate = compileSchema<T>(spec.schema, { allowUnionTypes: true });
   }
 
   /**

@@ -1,5 +1,5 @@
-import { Ajv } from 'ajv';
 import { writeFileAtomic } from '../atomic-file.js';
+import { compileSchema } from '../json-schema.js';
 import { explainSchemaErrors } from '../schema-error.js';
 import schema from './capacity-report.schema.v1.json' with { type: 'json' };
 import type { StageName } from './pipeline-sample.js';
@@ -186,8 +186,7 @@ export interface CapacityReport {
   notes: string[];
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
-const validate = ajv.compile<CapacityReport>(schema);
+const validate = compileSchema<CapacityReport>(schema, { allowUnionTypes: true });
 
 /**
  * Checks a report against its schema (capacity-report.schema.v1.json); returns one line per

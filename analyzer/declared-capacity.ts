@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
 import { DeclaredCapacityInvalidError } from '../errors.js';
+import { compileSchema } from '../json-schema.js';
 import { explainSchemaErrors } from '../schema-error.js';
 import {
   buildCapacityReport,
@@ -61,8 +61,7 @@ export interface DeclaredCapacity {
   stages: Partial<Record<StageName, DeclaredStage>>;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, useDefaults: true });
-const validate = ajv.compile<DeclaredCapacity>(schema);
+const validate = compileSchema<DeclaredCapacity>(schema, { useDefaults: true });
 
 const STAGE_ORDER: StageName[] = ['ingest', 'scrape', 'ai', 'write'];
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
 import si from 'systeminformation';
 import { HostProfileInvalidError } from '../errors.js';
+import { compileSchema } from '../json-schema.js';
 import { explainSchemaErrors } from '../schema-error.js';
 import schema from './host-profile.schema.json' with { type: 'json' };
 import i58500 from './host-profiles/i5-8500.json' with { type: 'json' };
@@ -25,8 +25,7 @@ export interface HostProfile {
   source?: string;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
-const validate = ajv.compile<HostProfile>(schema);
+const validate = compileSchema<HostProfile>(schema);
 
 /** Profiles shipped with headroom, by name (`--host-profile i5-8500`); imported, so a build carries them. */
 const BUNDLED: Record<string, unknown> = { 'i5-8500': i58500 };

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ParseArgsConfig } from 'node:util';
-import { Ajv } from 'ajv';
 import { ConfigInvalidError } from '../errors.js';
+import { compileSchema } from '../json-schema.js';
 import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
 import { explainSchemaErrors } from '../schema-error.js';
 import { defined, numberFlag } from './flag-value.js';
@@ -36,8 +36,7 @@ type SettingFlag = Exclude<keyof typeof simulatorFlags, 'sim-config'>;
 /** A `--sim-config` file: each field is the flag of the same name in camelCase. */
 export type SimulatorConfigFile = Partial<Record<string, number>>;
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
-const validateConfig = ajv.compile<SimulatorConfigFile>(schema);
+const validateConfig = compileSchema<SimulatorConfigFile>(schema);
 
 /** `siteLatencyMs` → `site-latency-ms`, `fault404` → `fault-404`, `llm429Rate` → `llm-429-rate`. */
 function flagOf(field: string): SettingFlag {

@@ -1,5 +1,5 @@
-import { Ajv } from 'ajv';
 import { ConfigInvalidError } from '../errors.js';
+import { compileSchema } from '../json-schema.js';
 import { explainSchemaErrors } from '../schema-error.js';
 import schema from './pipeline-config.schema.json' with { type: 'json' };
 import type { QueueName } from './queue/queue-engine.js';
@@ -51,8 +51,7 @@ export type PipelineConfigInput = {
     : PipelineConfig[K];
 };
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
-const validate = ajv.compile<PipelineConfig>(schema);
+const validate = compileSchema<PipelineConfig>(schema, { useDefaults: true });
 
 /** Validates a configuration once, at the edge, filling defaults. `source` names it in errors. */
 export function parsePipelineConfig(

@@ -79,6 +79,49 @@ describe('scenario files', () => {
     );
   });
 
+  describe('errors follow the branch the file picks, and only that branch', () => {
+    /** `minimal` with its quick profile's load replaced. */
+    const withQuickLoad = (load: unknown) => ({
+      ...minimal,
+      profiles: { ...minimal.profiles, quick: { load } },
+    });
+
+    it('an open-model phase with a rate that is not a number: that one line, no closed-model complaints', () => {
+      const bad = withQuickLoad({ model: 'open', phases: [{ durationS: 5, rate: 'fast' }] });
+      expect(problemsOf(bad)).toEqual(['/profiles/quick/load/phases/0/rate: must be number (got "fast")']);
+    });
+
+    it('a ramp with a negative end: the ramp branch speaks, not the constant-rate one', () => {
+      const bad = withQuickLoad({ model: 'open', phases: [{ durationS: 5, from: 1, to: -3 }] });
+      expect(problemsOf(bad)).toEqual(['/profiles/quick/load/phases/0/to: must be >= 0 (got -3)']);
+    });
+
+    it('a constant phase that also has ramp fields: they are unknown to a phase with a rate', () => {
+      const bad = withQuickLoad({ model: 'open', phases: [{ durationS: 5, rate: 10, to: 20 }] });
+      expect(problemsOf(bad)).toEqual(['/profiles/quick/load/phases/0: unknown field "to"']);
+    });
+
+    it('a closed model with no users: the closed branch speaks, not the open one', () => {
+      const bad = withQuickLoad({ model: 'closed', vus: 0, durationS: 60 });
+      expect(problemsOf(bad)).toEqual(['/profiles/quick/load/vus: must be >= 1 (got 0)']);
+    });
+
+    it('a closed model with an open-model field: unknown to the closed branch', () => {
+      const bad = withQuickLoad({ model: 'closed', vus: 2, durationS: 60, phases: [] });
+      expect(problemsOf(bad)).toEqual(['/profiles/quick/load: unknown field "phases"']);
+    });
+
+    it('a model that names no branch: one line with the models there are', () => {
+      const bad = withQuickLoad({ model: 'poisson', phases: [] });
+      expect(problemsOf(bad)).toEqual(['/profiles/quick/load/model: must be one of open, closed (got "poisson")']);
+    });
+
+    it('no model at all: one line asking for it', () => {
+      const bad = withQuickLoad({ phases: [{ durationS: 5, rate: 10 }] });
+      expect(problemsOf(bad)).toEqual(['/profiles/quick/load: missing field "model" (one of open, closed)']);
+    });
+  });
+
   it('names the field of a rate below zero and of an unknown field', () => {
     const bad = structuredClone(minimal) as Record<string, unknown>;
     (bad.profiles as { quick: { load: { phases: unknown[] } } }).quick.load.phases = [

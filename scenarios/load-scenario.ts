@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
 import { ScenarioInvalidError, ScenarioNotFoundError } from '../errors.js';
+import { compileSchema } from '../json-schema.js';
 import { explainSchemaErrors } from '../schema-error.js';
 import type { LoadPhase } from './arrival-schedule.js';
 import type { FlowStep } from './flow-step.js';
@@ -77,8 +77,7 @@ interface ScenarioFile {
   profiles: Record<Profile, ProfileFile>;
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
-const validate = ajv.compile<ScenarioFile>(schema);
+const validate = compileSchema<ScenarioFile>(schema, { useDefaults: true });
 
 /** The folder of the scenario library, from the sources or from the compiled output. */
 export function libraryDir(): string {

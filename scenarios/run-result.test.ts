@@ -6,7 +6,7 @@ import { ResultInvalidError } from '../errors.js';
 import { ExitCode } from '../exit-code.js';
 import { describeHost } from './host-description.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import { type RunResult, readRunResult, writeRunResult } from './run-result.js';
+import { checkRunResult, type RunResult, readRunResult, writeRunResult } from './run-result.js';
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-run-result-'));
@@ -92,6 +92,23 @@ describe('run result files', () => {
     const result = { ...sampleResult(), durationMs: -1 };
     await expect(writeRunResult(file, result)).rejects.toThrow(`${file} is not a usable run result`);
     await expect(readdir(path.dirname(file))).resolves.toEqual([]);
+  });
+
+  it("says a nullable field's mistake once: the null branch adds nothing to the number branch", () => {
+    const wrongType = {
+      ...sampleResult(),
+      timeSeries: [{ tSec: 0, requests: 1, errors: 0, p95Ms: 'slow', inFlight: 1 }],
+    };
+    expect(problemOf(() => checkRunResult(wrongType, 'runs/d.json')).problems).toEqual([
+      '/timeSeries/0/p95Ms: must be number or null (got "slow")',
+    ]);
+    const negative = {
+      ...sampleResult(),
+      timeSeries: [{ tSec: 0, requests: 1, errors: 0, p95Ms: -2, inFlight: 1 }],
+    };
+    expect(problemOf(() => checkRunResult(negative, 'runs/d.json')).problems).toEqual([
+      '/timeSeries/0/p95Ms: must be >= 0 (got -2)',
+    ]);
   });
 
   it('names the file when it is not JSON', () => {
