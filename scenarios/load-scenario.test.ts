@@ -113,7 +113,9 @@ describe('scenario files', () => {
 
     it('a model that names no branch: one line with the models there are', () => {
       const bad = withQuickLoad({ model: 'poisson', phases: [] });
-      expect(problemsOf(bad)).toEqual(['/profiles/quick/load/model: must be one of open, closed (got "poisson")']);
+      expect(problemsOf(bad)).toEqual([
+        '/profiles/quick/load/model: must be one of open, closed (got "poisson")',
+      ]);
     });
 
     it('no model at all: one line asking for it', () => {
