@@ -1,5 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
+import type { DemoResult } from '../pipeline/demo.js';
 import { freshPostgres, freshRedis } from '../pipeline/test-support/test-services.js';
+import { renderDemo } from './commands/demo.js';
 import { main } from './main.js';
 import { capturedIo } from './test-support/captured-io.js';
 
@@ -52,6 +54,46 @@ describe('headroom CLI', () => {
     });
     expect(result.durationMs).toBeGreaterThan(0);
     expect(Object.keys(result.stages)).toEqual(['ingest', 'scrape', 'ai']);
+  });
+
+  it('calls the rows a time bound cut off unfinished, never lost, says how long the run needs, and exits 1', async () => {
+    // Two LLM calls in flight at 2 s each: 200 rows need ~200 s; the bound stops the run at 8 s.
+    const slowAi = ['--ai-concurrency', '2', '--llm-ttft-ms', '10', '--llm-tokens-per-second', '60'];
+    const args = [
+      'demo',
+      '--rows',
+      '200',
+      '--json',
+      '--timeout-s',
+      '8',
+      '--site-latency-ms',
+      '10',
+      ...slowAi,
+    ];
+    const io = capturedIo();
+    expect(await main(args, io)).toBe(1);
+    const result = JSON.parse(io.out) as DemoResult;
+    expect(result).toMatchObject({
+      rows: 200,
+      accepted: 200,
+      lost: 0,
+      duplicated: 0,
+      timedOut: true,
+      timeoutMs: 8_000,
+    });
+    expect(result.unfinished).toBeGreaterThan(0);
+    expect(result.messages + result.failed + result.unfinished + result.lost).toBe(200);
+    // From the rate seen (~1 row/s), not from the time spent: far beyond the 8 s bound.
+    expect(result.estimatedTotalMs).toBeGreaterThan(50_000);
+    expect(result.estimatedTotalMs).toBeLessThan(1_000_000);
+    const text = renderDemo(result);
+    expect(text).toContain(`0 lost`);
+    expect(text).toContain(
+      `cut by its time bound of 8 s with ${result.unfinished} rows unfinished (still on their way, not lost)`,
+    );
+    expect(text).toMatch(
+      /at the rate seen it would need about [\d,]+ s in all: rerun with --timeout-s [\d,]+/,
+    );
   });
 
   it('gives the same JSON on PostgreSQL + BullMQ as on the embedded defaults', async () => {

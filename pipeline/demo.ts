@@ -18,7 +18,7 @@ export interface DemoOptions {
   simulators?: SimulatorsOptions;
   /** Overrides of the pipeline configuration (concurrency, retries, timeouts…). */
   pipeline?: PipelineConfigInput;
-  /** Upper bound of the whole run; default 2 minutes + 5 ms per row. */
+  /** Upper bound of the whole run; default {@link defaultDemoTimeoutMs} of the rows and settings. */
   timeoutMs?: number;
   pollMs?: number;
   onProgress?: (progress: DemoProgress) => void;
@@ -46,18 +46,29 @@ export interface ProcessCost {
   maxRssBytes: number;
 }
 
-/** The outcome of a demo run; messages, failed and lost are counted from the database. */
+/** The outcome of a demo run; messages, failed, lost and unfinished are counted from the database. */
 export interface DemoResult {
   rows: number;
   accepted: number;
   rejected: number;
   messages: number;
   failed: number;
+  /** Rows the system dropped: no message and no failure, and either the run finished or their status is final. */
   lost: number;
+  /** Rows still on their way (pending, queued, scraped) when the time bound cut the run; 0 when it finished. */
+  unfinished: number;
   duplicated: number;
   durationMs: number;
   rowsPerSecond: number;
+  /** The run was cut by its time bound (`timeoutMs`) before every row had an outcome. */
   timedOut: boolean;
+  /** The bound the run had, ms. */
+  timeoutMs: number;
+  /**
+   * When cut: how long the whole run would have taken, ms, at the rate rows were settling over its
+   * last 30 s (or the whole run when shorter); null when it finished or no row had settled.
+   */
+  estimatedTotalMs: number | null;
   stages: {
     ingest: { rows: number; durationMs: number; rowsPerSecond: number };
     scrape: StageFigures;
@@ -79,7 +90,13 @@ const DEMO_USER = { email: 'demo@headroom.test', password: 'headroom-demo-passwo
  */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const startedMs = Date.now();
-  const timeoutMs = opts.timeoutMs ?? 120_000 + opts.rows * 5;
+  const timeoutMs =
+    opts.timeoutMs ??
+    defaultDemoTimeoutMs(opts.rows, {
+      scrapingConcurrency: opts.pipeline?.concurrency?.scraping,
+      aiConcurrency: opts.pipeline?.concurrency?.ai_processing,
+      simulators: opts.simulators,
+    });
   const pollMs = opts.pollMs ?? 500;
   const progress = (p: Omit<DemoProgress, 'elapsedMs'>) =>
     opts.onProgress?.({ elapsedMs: Date.now() - startedMs, ...p });
@@ -128,6 +145,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     let scrapeEndMs = 0;
     let aiEndMs = 0;
     let timedOut = false;
+    // Rows settled over time, for the rate a cut run would have gone on at.
+    const settledAt: Array<{ ms: number; settled: number }> = [];
     while (upload.status !== 'completed') {
       if (Date.now() - startedMs > timeoutMs) {
         timedOut = true;
@@ -139,6 +158,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       if (!scrapeEndMs && upload.scrape.done + upload.scrape.failed >= upload.ingest.accepted)
         scrapeEndMs = now;
       if (!aiEndMs && scrapeEndMs && upload.ai.done + upload.ai.failed >= upload.scrape.done) aiEndMs = now;
+      settledAt.push({ ms: now, settled: upload.ai.done + upload.ai.failed + upload.scrape.failed });
       progress({ phase: 'processing', upload });
     }
     const endMs = Date.now();
@@ -148,6 +168,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     progress({ phase: 'done', upload });
 
     const durationMs = endMs - uploadStartMs;
+    const finished = upload.status === 'completed';
+    const unfinished = finished ? 0 : tally.inProgress;
+    const estimatedTotalMs = finished ? null : estimateTotalMs(settledAt, uploadStartMs, receipt.accepted);
     const accepted = receipt.accepted;
     const perRow = (us: number) => (accepted ? us / 1000 / accepted : 0);
     const stage = (done: number, failed: number, atMs: number): StageFigures => {
@@ -162,11 +185,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       rejected: receipt.rejected,
       messages: tally.messages,
       failed: tally.failed,
-      lost: tally.lost,
+      lost: tally.lost - unfinished,
+      unfinished,
       duplicated: tally.duplicated,
       durationMs,
-      rowsPerSecond: durationMs ? (accepted * 1000) / durationMs : 0,
+      // A cut run's rate counts the rows that got an outcome, not the ones still on their way.
+      rowsPerSecond: durationMs
+        ? ((finished ? accepted : tally.messages + tally.failed) * 1000) / durationMs
+        : 0,
       timedOut,
+      timeoutMs,
+      estimatedTotalMs,
       stages: {
         ingest: {
           rows: receipt.rows,
@@ -206,4 +235,56 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await sims?.close();
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   }
+}
+
+/** What the default time bound of a demo is computed from: the settings that make a run slow. */
+export interface DemoBoundSettings {
+  scrapingConcurrency?: number;
+  aiConcurrency?: number;
+  simulators?: SimulatorsOptions;
+}
+
+/**
+ * The default time bound of a demo: generous enough that a run the capacity model would call long
+ * is not cut short, yet bounded. Each stage empties N rows at (concurrency ÷ time per row) at best,
+ * and the LLM's per-minute limits cap the AI stage; the slowest of those is the expected time,
+ * doubled for the fill and drain, retries and a busy machine, plus 2 minutes and 5 ms of CPU per row.
+ */
+export function defaultDemoTimeoutMs(rows: number, settings: DemoBoundSettings = {}): number {
+  const site = settings.simulators?.siteFarm?.latency;
+  // A lognormal's mean is its median × e^(σ²/2): rows hold their slots for the mean, not the median.
+  const scrapeMs = (site?.medianMs ?? 300) * Math.exp((site?.sigma ?? 0.5) ** 2 / 2);
+  const llm = settings.simulators?.llm;
+  const completionTokens = llm?.tokensPerMessage ?? 120;
+  const aiMs = (llm?.timeToFirstTokenMs ?? 200) + (completionTokens / (llm?.tokensPerSecond ?? 80)) * 1000;
+  const scrapeStageMs = (rows * scrapeMs) / (settings.scrapingConcurrency ?? 1500);
+  const aiStageMs = (rows * aiMs) / (settings.aiConcurrency ?? 4000);
+  const rpm = llm?.rateLimit?.requestsPerMinute;
+  const tpm = llm?.rateLimit?.tokensPerMinute;
+  // A message's prompt carries the scraped page: providers charge it too, several times the completion.
+  const tokensPerMessage = completionTokens + 400;
+  const rpmMs = rpm ? (rows / rpm) * 60_000 : 0;
+  const tpmMs = tpm ? ((rows * tokensPerMessage) / tpm) * 60_000 : 0;
+  const expectedMs = Math.max(scrapeStageMs, aiStageMs, rpmMs, tpmMs);
+  return Math.round(120_000 + rows * 5 + 2 * expectedMs);
+}
+
+/**
+ * The whole run's duration at the rate rows were settling over the last 30 s seen (the whole run
+ * when it was shorter): the time spent so far plus what is left at that rate.
+ */
+function estimateTotalMs(
+  settledAt: Array<{ ms: number; settled: number }>,
+  uploadStartMs: number,
+  accepted: number,
+): number | null {
+  const last = settledAt.at(-1);
+  if (!last || last.settled === 0) return null;
+  const from = settledAt.find((p) => p.ms >= last.ms - 30_000 && p.settled < last.settled) ?? {
+    ms: uploadStartMs,
+    settled: 0,
+  };
+  const ratePerMs = (last.settled - from.settled) / Math.max(last.ms - from.ms, 1);
+  if (!(ratePerMs > 0)) return null;
+  return Math.round(last.ms - uploadStartMs + (accepted - last.settled) / ratePerMs);
 }

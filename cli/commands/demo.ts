@@ -10,12 +10,16 @@ export const demoHelp = `headroom demo --rows N [--json] [--store URL] [--queue 
 
 Starts the simulators and the pipeline, uploads an N-row CSV through the API, waits until every row
 is a message or a failure, and prints per-stage counts, rates and duration (counted from the database).
+A run cut by its time bound counts the rows still on their way as unfinished (never as lost), says
+how long the whole run would need at the rate it saw, and exits 1. Lost rows are the ones the
+database shows were dropped; duplicates are messages written twice. Exit 0 only when neither.
   --rows N                    rows to generate (default 20000)
   --json                      print one JSON object
   --store URL                 sqlite:<file> (default: a temporary SQLite file) or postgres://…
   --queue URL                 in-process (default) or redis://…
   --scraping-concurrency N    scrapes in flight    --ai-concurrency N   LLM calls in flight
-  --timeout-s S               upper bound of the run
+  --timeout-s S               upper bound of the run (default: from the rows, the concurrency and the
+                              simulated world, about twice the time they need, plus 2 min)
 Simulator flags: --sites --site-latency-ms --site-latency-sigma --page-bytes --fault-rate
   --fault-404 --fault-500 --fault-reset --fault-timeout --fault-slow-body --seed
   --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message --llm-error-rate --llm-429-rate
@@ -67,7 +71,7 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   });
   io.endProgress();
   io.stdout(values.json ? `${JSON.stringify(result)}\n` : renderDemo(result));
-  return result.lost === 0 && result.duplicated === 0 && !result.timedOut
+  return result.lost === 0 && result.duplicated === 0 && result.unfinished === 0 && !result.timedOut
     ? ExitCode.Pass
     : ExitCode.ThresholdsFailed;
 }
@@ -76,11 +80,23 @@ const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024)} MB`;
 
+/** What a run cut by its bound still had to do, and how long it would have needed. */
+function cutLine(r: DemoResult): string {
+  const bound = `cut by its time bound of ${fmt(r.timeoutMs / 1000)} s with ${fmt(r.unfinished)} rows unfinished (still on their way, not lost)`;
+  if (r.estimatedTotalMs === null) return `  unfinished    ${bound}; no row had settled, so no estimate`;
+  const needS = r.estimatedTotalMs / 1000;
+  return (
+    `  unfinished    ${bound};\n` +
+    `                at the rate seen it would need about ${fmt(needS)} s in all: rerun with --timeout-s ${fmt(Math.ceil(needS * 1.5))}`
+  );
+}
+
 export function renderDemo(r: DemoResult): string {
   const lines = [
     `headroom demo: ${fmt(r.rows)} rows on ${r.store} + ${r.queue} queue, ${r.host.cores} cores (${r.host.cpuModel})`,
     `  duration      ${fmt(r.durationMs / 1000, 1)} s   ${fmt(r.rowsPerSecond, 1)} rows/s end to end${r.timedOut ? '   (TIMED OUT)' : ''}`,
     `  outcome       ${fmt(r.messages)} messages, ${fmt(r.failed)} failed, ${fmt(r.lost)} lost, ${fmt(r.duplicated)} duplicated, ${fmt(r.rejected)} rejected at upload`,
+    ...(r.timedOut ? [cutLine(r)] : []),
     '',
     '  stage     rows done   failed   finished at   rows/s',
     `  ingest    ${fmt(r.stages.ingest.rows).padStart(9)}   ${'-'.padStart(6)}   ${fmt(r.stages.ingest.durationMs / 1000, 1).padStart(9)} s   ${fmt(r.stages.ingest.rowsPerSecond).padStart(7)}`,

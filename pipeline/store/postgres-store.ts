@@ -341,6 +341,9 @@ const SQL = {
           WHERE w.file_upload_id = $1
             AND NOT (w.status = 'failed' AND w.failure_reason IS NOT NULL)
             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.website_id = w.id)) AS lost,
+        (SELECT count(*) FROM websites w
+          WHERE w.file_upload_id = $1 AND w.status IN ('pending', 'queued', 'scraped')
+            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.website_id = w.id)) AS in_progress,
         (SELECT count(*) FROM (
           SELECT m.website_id FROM messages m JOIN websites w ON w.id = m.website_id
           WHERE w.file_upload_id = $1 GROUP BY m.website_id HAVING count(*) > 1) d) AS duplicated,
@@ -448,6 +451,7 @@ interface TallyRow {
   failed: number;
   messages: number;
   lost: number;
+  in_progress: number;
   duplicated: number;
   reasons: Array<[string, number]>;
 }
@@ -753,6 +757,7 @@ export class PostgresStore implements Store {
       messages: row.messages,
       failed: row.failed,
       lost: row.lost,
+      inProgress: row.in_progress,
       duplicated: row.duplicated,
       failuresByReason,
     };

@@ -176,6 +176,7 @@ export class SqliteStore implements Store {
   private readonly tallyRows;
   private readonly tallyMessages;
   private readonly tallyLost;
+  private readonly tallyInProgress;
   private readonly tallyDuplicated;
   private readonly tallyReasons;
   private readonly insertTask;
@@ -348,6 +349,13 @@ export class SqliteStore implements Store {
         `SELECT count(*) FROM websites w
          WHERE w.file_upload_id = ?
            AND NOT (w.status = 'failed' AND w.failure_reason IS NOT NULL)
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.website_id = w.id)`,
+      )
+      .pluck();
+    this.tallyInProgress = db
+      .prepare<[UploadId], number>(
+        `SELECT count(*) FROM websites w
+         WHERE w.file_upload_id = ? AND w.status IN ('pending', 'queued', 'scraped')
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.website_id = w.id)`,
       )
       .pluck();
@@ -824,6 +832,7 @@ export class SqliteStore implements Store {
       messages: this.tallyMessages.get(uploadId) ?? 0,
       failed: counts?.failed ?? 0,
       lost: this.tallyLost.get(uploadId) ?? 0,
+      inProgress: this.tallyInProgress.get(uploadId) ?? 0,
       duplicated: this.tallyDuplicated.get(uploadId) ?? 0,
       failuresByReason,
     };

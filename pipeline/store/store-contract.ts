@@ -440,7 +440,7 @@ export function storeContract(open: () => Promise<Store>): void {
     });
 
     describe('tallyUpload', () => {
-      it('counts messages, failures and rows left pending as lost', async () => {
+      it('counts messages, failures, and rows without an outcome as lost and, while not final, in progress', async () => {
         const uploadId = await seedUpload(10);
         const jobs = await store.claimPending(uploadId, 7);
         await scrape(jobs.slice(0, 5));
@@ -455,6 +455,7 @@ export function storeContract(open: () => Promise<Store>): void {
           messages: 4,
           failed: 2,
           lost: 4,
+          inProgress: 4,
           duplicated: 0,
           failuresByReason: { 'ai: HTTP 500': 1, 'scrape: timeout': 1 },
         });

@@ -113,8 +113,13 @@ export interface UploadTally {
   rows: number;
   messages: number;
   failed: number;
-  /** Rows with neither a message nor a failure record. */
+  /**
+   * Rows with neither a message nor a failure record. Once the upload has finished they were
+   * dropped; while the pipeline still runs, those of `inProgress` may yet get their outcome.
+   */
   lost: number;
+  /** Of `lost`, the rows whose status is not final (pending, queued, scraped): still in the pipeline's hands. */
+  inProgress: number;
   /** Websites with more than one message (must be 0: message writes are idempotent). */
   duplicated: number;
   failuresByReason: Record<string, number>;
