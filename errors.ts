@@ -27,6 +27,7 @@ export const ErrorCode = {
   DeclaredCapacityInvalid: 'HRM_DECLARED_CAPACITY_INVALID',
   SampleUnusable: 'HRM_SAMPLE_UNUSABLE',
   SampleInvalid: 'HRM_SAMPLE_INVALID',
+  HistoryInvalid: 'HRM_HISTORY_INVALID',
   BaselineCorrupt: 'HRM_BASELINE_CORRUPT',
   BaselineHostMismatch: 'HRM_BASELINE_HOST_MISMATCH',
   BaselineNotFound: 'HRM_BASELINE_NOT_FOUND',
@@ -302,5 +303,17 @@ export class SampleInvalidError extends HeadroomError {
         : `${file} is not a valid pipeline sample:\n  ${problems.join('\n  ')}`,
       options,
     );
+  }
+}
+
+/** The history database cannot be used: not a SQLite file, or written by a newer headroom. */
+export class HistoryInvalidError extends HeadroomError {
+  readonly code = ErrorCode.HistoryInvalid;
+  constructor(
+    readonly file: string,
+    problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file} is not a usable result history: ${problem}`, options);
   }
 }

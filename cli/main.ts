@@ -8,6 +8,7 @@ import { compareCommand, compareHelp } from './commands/compare.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
 import { exportCommand, exportHelp } from './commands/export.js';
 import { gateCommand, gateHelp } from './commands/gate.js';
+import { historyCommand, historyHelp } from './commands/history.js';
 import { importCommand, importHelp } from './commands/import.js';
 import { pipelineCommand, pipelineHelp } from './commands/pipeline.js';
 import { profileCommand, profileHelp } from './commands/profile.js';
@@ -23,6 +24,7 @@ Usage: headroom <command> [options]     (headroom <command> --help for its optio
   gate [--against REF]   CI regression gate: quick suite vs this host's baselines or a git ref
   baseline save|show|list  store a scenario's gate trials for this host
   compare <base> <head>  compare two sets of trials (folders of runs, baselines)
+  history add|show|changes  results per commit and host; change points and creep across merges
   run <scenario>         run a load scenario (auth, api-stress, worker, database, memory-leak, pipeline)
   analyze <run.json>     print a saved run's figures and check thresholds against it
   report <run.json>      render a saved run result as a self-contained HTML report
@@ -45,6 +47,7 @@ const commands: Record<string, { run: (argv: string[], io: CliIo) => Promise<Exi
   demo: { run: demoCommand, help: demoHelp },
   export: { run: exportCommand, help: exportHelp },
   gate: { run: gateCommand, help: gateHelp },
+  history: { run: historyCommand, help: historyHelp },
   import: { run: importCommand, help: importHelp },
   pipeline: { run: pipelineCommand, help: pipelineHelp },
   profile: { run: profileCommand, help: profileHelp },

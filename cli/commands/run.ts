@@ -3,6 +3,8 @@ import { writePipelineSample } from '../../analyzer/pipeline-sample-file.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { entryFromRun } from '../../history/history-entry.js';
+import { openHistoryStore } from '../../history/open-history-store.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
 import { runReportDocument } from '../../reports/run-report.js';
 import { DRIVERS, type Driver, runWithDriver } from '../../scenarios/interop/run-with-driver.js';
@@ -27,6 +29,8 @@ against the reference pipeline (started for the run) or --target, and checks its
   --slowdown F            start it with request CPU multiplied by F
   --out FILE              write the run result (versioned JSON with HDR histograms)
   --html FILE             write a self-contained HTML report of the run (charts, no network)
+  --record                add the run to the result history, with git's commit and branch here
+  --history-store URL     the history to add it to (default sqlite:.headroom/history.db)
   --json                  print the run result as JSON
   --sample-out FILE       pipeline scenario: write the sample the capacity model reads
   simulator flags         pipeline scenario: --site-latency-ms, --llm-rpm, --sim-config FILE, …
@@ -53,6 +57,8 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
       json: { type: 'boolean', default: false },
       driver: { type: 'string', default: 'headroom' },
       'sample-out': { type: 'string' },
+      record: { type: 'boolean', default: false },
+      'history-store': { type: 'string' },
       ...simulatorFlags,
     },
   });
@@ -101,6 +107,19 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
     await writeFileAtomic(values.html, renderHtmlReport(document));
   }
   io.stdout(values.json ? `${JSON.stringify(run.result)}\n` : renderRun(run));
+  if (values.record) {
+    const store = await openHistoryStore(values['history-store']);
+    try {
+      const entry = entryFromRun(run.result);
+      const id = await store.add(entry);
+      // stderr: --json keeps stdout one JSON object.
+      io.stderr(
+        `recorded in the history as #${id} (commit ${entry.commit?.slice(0, 10) ?? 'none'}, host ${entry.host.id})\n`,
+      );
+    } finally {
+      await store.close();
+    }
+  }
   return run.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
 }
 

@@ -121,20 +121,22 @@ export async function migratePostgres(
   client: ClientBase,
   schema: string,
   migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
+  /** The table that records applied versions: each owner of tables in a schema keeps its own. */
+  versionTable = 'schema_migrations',
 ): Promise<number[]> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [MIGRATION_LOCK_CLASS, schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdentifier(versionTable)} (
       version integer PRIMARY KEY,
       name text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
     const done = new Set(
-      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
-        (r) => r.version,
-      ),
+      (
+        await client.query<{ version: number }>(`SELECT version FROM ${quoteIdentifier(versionTable)}`)
+      ).rows.map((r) => r.version),
     );
     const newest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
     const unknown = [...done].filter((v) => v > newest);
@@ -148,7 +150,7 @@ export async function migratePostgres(
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
       await client.query(m.sql);
-      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+      await client.query(`INSERT INTO ${quoteIdentifier(versionTable)} (version, name) VALUES ($1, $2)`, [
         m.version,
         m.name,
       ]);

@@ -480,7 +480,7 @@ interface StatsRow {
 }
 
 /** What the store says about its server in messages: never the password. */
-interface PostgresTarget {
+export interface PostgresTarget {
   host: string;
   port: string;
   database: string;
@@ -893,6 +893,24 @@ export async function openPostgresStore(
   url: string,
   opts: PostgresStoreOptions = {},
 ): Promise<PostgresStore> {
+  const { pool, target } = await openPostgresPool(
+    url,
+    async (client, schema) => void (await migratePostgres(client, schema)),
+    opts,
+  );
+  return new PostgresStore(pool, target);
+}
+
+/**
+ * A pool on the URL's schema, migrated by `migrate` (the pipeline's tables, or another owner's such
+ * as the result history), with the same URL parameters, start-up options and error mapping as the
+ * store: one way to reach PostgreSQL for everything headroom keeps there.
+ */
+export async function openPostgresPool(
+  url: string,
+  migrate: (client: PoolClient, schema: string) => Promise<void>,
+  opts: PostgresStoreOptions = {},
+): Promise<{ pool: Pool; target: PostgresTarget; toError: (err: unknown) => unknown }> {
   const config = parsePostgresUrl(url, opts);
   const pool = new Pool({
     connectionString: config.connectionString,
@@ -912,14 +930,14 @@ export async function openPostgresStore(
   let client: PoolClient | undefined;
   try {
     client = await pool.connect();
-    await migratePostgres(client, config.target.schema);
+    await migrate(client, config.target.schema);
     client.release();
   } catch (err) {
     client?.release(true);
     await pool.end().catch(() => undefined);
     throw toStoreError(err, config.target);
   }
-  return new PostgresStore(pool, config.target);
+  return { pool, target: config.target, toError: (err) => toStoreError(err, config.target) };
 }
 
 interface ParsedPostgresUrl {
