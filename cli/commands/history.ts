@@ -22,6 +22,7 @@ E-Divisive means with a permutation test, each with its commits and the size of 
   changes [SCENARIO] [METRIC]   change points of every gated figure (latency, throughput, resources)
     --since REF        only what came after REF counts (git rev-list REF..HEAD); exit 1 on a
                        regression past the gate's threshold or on creep since then
+    --repo DIR         the git checkout --since is read in (default: here)
     --threshold PCT    one threshold for every figure, in % (default: the gate's, 10 % or 20 %)
     --html FILE        as for show
   --store URL        sqlite:<path> (default ${DEFAULT_HISTORY_STORE}) or postgres://…?schema=…
@@ -38,6 +39,7 @@ export async function historyCommand(argv: string[], io: CliIo): Promise<ExitCod
       commit: { type: 'string' },
       branch: { type: 'string' },
       since: { type: 'string' },
+      repo: { type: 'string' },
       threshold: { type: 'string' },
       html: { type: 'string' },
       'commit-url': { type: 'string' },
@@ -83,7 +85,13 @@ export async function historyCommand(argv: string[], io: CliIo): Promise<ExitCod
           io.stdout(`${m.metric.padEnd(36)} ${m.unit.padEnd(8)} ${m.direction}, gate ${m.gate}\n`);
       return ExitCode.Pass;
     }
-    const reports = await historyChanges(store, { scenario, metric, since: values.since, threshold });
+    const reports = await historyChanges(store, {
+      scenario,
+      metric,
+      since: values.since,
+      cwd: values.repo,
+      threshold,
+    });
     if (values.html)
       await writeFileAtomic(values.html, renderHistoryHtml(reports, { commitUrl: values['commit-url'] }));
     if (values.json) io.stdout(`${JSON.stringify(reports)}\n`);
