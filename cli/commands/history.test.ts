@@ -7,14 +7,15 @@ import type { SeriesReport } from '../../history/history-changes.js';
 import { main } from '../main.js';
 import { capturedIo } from '../test-support/captured-io.js';
 
-/** A service whose one endpoint burns the CPU time its checkout's cost.json says. */
+/**
+ * A service whose one endpoint takes the time its checkout's cost.json says. It waits rather than
+ * spins, so what other tests do with the shared cores moves its latency little.
+ */
 const SERVER = `
 const http = require('node:http');
-const { burnMs } = require('./cost.json');
+const { waitMs } = require('./cost.json');
 http.createServer((req, res) => {
-  const until = performance.now() + burnMs;
-  while (performance.now() < until);
-  res.end('ok');
+  setTimeout(() => res.end('ok'), waitMs);
 }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });
 `;
 
@@ -32,8 +33,8 @@ let repo: string;
 let work: string;
 const git = (...args: string[]) => execFileSync('git', args, { cwd: repo }).toString().trim();
 
-async function commit(message: string, burnMs: number): Promise<string> {
-  await writeFile(path.join(repo, 'cost.json'), JSON.stringify({ burnMs }));
+async function commit(message: string, waitMs: number): Promise<string> {
+  await writeFile(path.join(repo, 'cost.json'), JSON.stringify({ waitMs }));
   await writeFile(path.join(repo, 'CHANGES'), `${message}\n`, { flag: 'a' });
   git('add', '-A');
   git('commit', '-q', '-m', message);
@@ -68,10 +69,10 @@ describe('history changes on real runs, one per commit', () => {
   it('names the commit that made the service 15 % slower, and fails a nightly check since before it', async () => {
     const store = `sqlite:${path.join(work, 'history.db')}`;
     const commits: string[] = [];
-    for (let i = 0; i < 6; i++) commits.push(await commit(`change ${i}`, 10));
-    const slow = await commit('a 15 % slower handler', 11.5);
+    for (let i = 0; i < 6; i++) commits.push(await commit(`change ${i}`, 20));
+    const slow = await commit('a 15 % slower handler', 23);
     commits.push(slow);
-    for (let i = 6; i < 11; i++) commits.push(await commit(`change ${i}`, 11.5));
+    for (let i = 6; i < 11; i++) commits.push(await commit(`change ${i}`, 23));
 
     for (const sha of commits) {
       git('checkout', '-q', sha);
@@ -94,26 +95,30 @@ describe('history changes on real runs, one per commit', () => {
       }
     }
 
-    const io = capturedIo();
-    const html = path.join(work, 'history.html');
-    const args = [
+    // Since the first commit, the slow one is new: the nightly check fails.
+    const changes = (...more: string[]) => [
       'history',
       'changes',
       'burn',
       'latency:work.p50',
       '--store',
       store,
-      '--json',
-      '--html',
-      html,
+      '--repo',
+      repo,
+      ...more,
     ];
-    // Since the first commit, the slow one is new: the nightly check fails.
-    args.push('--since', commits[0]!, '--repo', repo);
+    const io = capturedIo();
+    const html = path.join(work, 'history.html');
+    const args = changes('--json', '--html', html, '--since', commits[0]!);
     expect(await main(args, io)).toBe(1);
     const [series] = JSON.parse(io.out.split('\n')[0]!) as SeriesReport[];
     expect(series!.points).toHaveLength(12);
     const regressions = series!.changes.filter((c) => c.regression);
-    expect(regressions.map((c) => c.to.commit)).toEqual([slow]);
+    const seen = `values ${series!.points.map((p) => p.value.toFixed(2)).join(' ')}; changes ${JSON.stringify(series!.changes.map((c) => [c.index, c.change.toFixed(3), c.regression]))}`;
+    expect(
+      regressions.map((c) => c.to.commit),
+      seen,
+    ).toEqual([slow]);
     expect(regressions[0]!.from.commit).toBe(commits[5]);
     // The handler's 15 % is most of the latency; the interval holds what was measured around it.
     expect(regressions[0]!.change).toBeGreaterThan(0.1);
@@ -123,19 +128,7 @@ describe('history changes on real runs, one per commit', () => {
     // Since the slow commit, nothing new: a nightly check from there passes.
     const later = capturedIo();
     git('checkout', '-q', 'main');
-    const sinceArgs = [
-      'history',
-      'changes',
-      'burn',
-      'latency:work.p50',
-      '--store',
-      store,
-      '--since',
-      slow,
-      '--repo',
-      repo,
-    ];
-    expect(await main(sinceArgs, later)).toBe(0);
+    expect(await main(changes('--since', slow), later)).toBe(0);
     expect(later.out).toContain('pass: no regression past its threshold and no creep since');
   }, 300_000);
 });
