@@ -14,9 +14,13 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { compareScenarioTrials, type ScenarioGate } from '../analyzer/regression-gate.js';
-import { DEFAULT_GATE_TRIALS, runGate } from '../analyzer/run-gate.js';
+import {
+  compareScenarioTrials,
+  DEFAULT_GATE_TRIALS,
+  type ScenarioGate,
+} from '../analyzer/regression-gate.js';
 import { type RunSummary, summarizeRun } from '../analyzer/summary.js';
+import { runGate } from '../gate/run-gate.js';
 import { type EmbeddedTarget, startEmbeddedTarget } from '../scenarios/embedded-target.js';
 import { gateSuite } from '../scenarios/gate-suite.js';
 import { type Interleave, runInterleavedTrials } from '../scenarios/trial-runner.js';

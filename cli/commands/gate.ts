@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { overallVerdictLine } from '../../analyzer/regression-gate.js';
-import { DEFAULT_GATE_TRIALS, runGate } from '../../analyzer/run-gate.js';
+import { DEFAULT_GATE_TRIALS, overallVerdictLine } from '../../analyzer/regression-gate.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { DEFAULT_BASELINE_DIR } from '../../baselines/baseline-store.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { runGate } from '../../gate/run-gate.js';
 import { renderJsonReport } from '../../reports/json-report.js';
 import { renderJunitReport } from '../../reports/junit-report.js';
 import { renderMarkdownReport } from '../../reports/markdown-report.js';

@@ -1,3 +1,12 @@
+import {
+  compareScenarioTrials,
+  DEFAULT_GATE_TRIALS,
+  type GateOptions,
+  type GateOutcome,
+  gateOutcome,
+  type ScenarioGate,
+} from '../analyzer/regression-gate.js';
+import { type RunSummary, summarizeRun } from '../analyzer/summary.js';
 import { loadBaseline } from '../baselines/baseline-store.js';
 import { describeFingerprint, type HostFingerprint, hostFingerprint } from '../baselines/host-fingerprint.js';
 import { BaselineNotFoundError } from '../errors.js';
@@ -6,21 +15,6 @@ import { type GateEntry, gateSuite } from '../scenarios/gate-suite.js';
 import type { RunResult } from '../scenarios/run-result.js';
 import { type Interleave, runInterleavedTrials } from '../scenarios/trial-runner.js';
 import { buildRefWorktree, type RefWorktree } from './ref-worktree.js';
-import {
-  compareScenarioTrials,
-  type GateOptions,
-  type GateOutcome,
-  gateOutcome,
-  type ScenarioGate,
-} from './regression-gate.js';
-import { type RunSummary, summarizeRun } from './summary.js';
-
-/**
- * Trials per side unless told otherwise. With 8 trials the rule keeps A/A false alarms near 1 %
- * and catches a +10 % change ≥ 98 % of the time up to 4 % trial-to-trial noise (per-figure
- * simulation); with 5 only up to about 3 %.
- */
-export const DEFAULT_GATE_TRIALS = 8;
 
 export interface RunGateOptions {
   /** Suite name (`quick`). */
