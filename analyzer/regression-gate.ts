@@ -124,6 +124,22 @@ export interface GateOutcome {
   thresholds: GateThresholds;
   gatedLatency: string[];
   scenarios: ScenarioGate[];
+  /** How the sides shared the runner, when both were measured here (see GateDesign). */
+  design?: GateDesign;
+}
+
+/**
+ * How both sides were measured in one gate run, so a position bias can be ruled out from the
+ * report: the order the services were started in (and so took their ports), and each round's
+ * side order (first = started and loaded first), per scenario, warm-up rounds included.
+ */
+export interface GateDesign {
+  interleave: 'concurrent' | 'alternate';
+  orderSeed: number;
+  startOrder: string[];
+  rounds: Record<string, string[][]>;
+  /** True for an A/A run: both sides are the same build. */
+  aa: boolean;
 }
 
 /** Is this figure one of the gated ones under these options? */
@@ -273,6 +289,7 @@ export function gateOutcome(
     head: string;
     hostMismatch?: { base: string; head: string };
     options?: Partial<GateOptions>;
+    design?: GateDesign;
   },
 ): GateOutcome {
   const outcome: GateOutcome = {
@@ -287,6 +304,7 @@ export function gateOutcome(
     scenarios,
   };
   if (meta.hostMismatch) outcome.hostMismatch = meta.hostMismatch;
+  if (meta.design) outcome.design = meta.design;
   return outcome;
 }
 

@@ -1,0 +1,164 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * What a head commit changes in the service. `same`: nothing (head = base). `cpu`: the compute
+ * endpoint spins 20 % longer. `memory`: the report endpoint holds twice the memory per request.
+ * `never-ready`: the ready path answers 503 forever and the service says why on stderr.
+ */
+export type ServiceChange = 'same' | 'cpu' | 'memory' | 'never-ready';
+
+/** Busy-spin of the compute endpoint: it dominates that endpoint's cost, so +20 % shows clearly. */
+const SPIN_MS = 5;
+/** Bytes the report endpoint fills and holds for HOLD_MS per request: far above the service's idle RSS. */
+const HOLD_BYTES = 48 << 20;
+const HOLD_MS = 60;
+/** The line a never-ready service prints, which the gate's error must show. */
+export const NOT_READY_LINE = 'cannot reach the orders database at 127.0.0.1:1 (connection refused)';
+
+function knobs(change: ServiceChange) {
+  return {
+    spinMs: change === 'cpu' ? SPIN_MS * 1.2 : SPIN_MS,
+    holdBytes: change === 'memory' ? HOLD_BYTES * 2 : HOLD_BYTES,
+    ready: change !== 'never-ready',
+  };
+}
+
+/** A tiny node:http service (health, items, compute, report), built by copying src/ to dist/. */
+export function nodeService(change: ServiceChange): Record<string, string> {
+  const k = knobs(change);
+  return {
+    'src/server.js': `const http = require('node:http');
+const SPIN_MS = ${k.spinMs};
+const HOLD_BYTES = ${k.holdBytes};
+const READY = ${k.ready};
+if (!READY) console.error(${JSON.stringify(NOT_READY_LINE)});
+const items = Array.from({ length: 20 }, (_, i) => ({ id: i, name: 'item ' + i }));
+http.createServer((req, res) => {
+  const send = (status, body) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+  if (req.url === '/health') return send(READY ? 200 : 503, { ok: READY });
+  if (req.url === '/items') return send(200, items);
+  if (req.url === '/compute') {
+    const end = performance.now() + SPIN_MS;
+    let x = 0;
+    while (performance.now() < end) x += Math.sqrt(x + 1);
+    return send(200, { x });
+  }
+  if (req.url === '/report') {
+    const held = Buffer.alloc(HOLD_BYTES, 1);
+    return setTimeout(() => send(200, { bytes: held.length }), ${HOLD_MS});
+  }
+  send(404, { error: 'not found' });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`,
+    'build.js': `const fs = require('node:fs');
+fs.mkdirSync('dist', { recursive: true });
+fs.copyFileSync('src/server.js', 'dist/server.js');
+`,
+    'package.json': '{ "name": "shop-node", "private": true, "type": "commonjs" }\n',
+    '.gitignore': 'dist/\n',
+  };
+}
+
+/** The same service in FastAPI under uvicorn (Debian's python3-fastapi and uvicorn). */
+export function pythonService(change: ServiceChange): Record<string, string> {
+  const k = knobs(change);
+  return {
+    'app.py': `import asyncio, math, sys, time
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+SPIN_S = ${k.spinMs} / 1000
+HOLD_BYTES = ${k.holdBytes}
+READY = ${k.ready ? 'True' : 'False'}
+if not READY:
+    print(${JSON.stringify(NOT_READY_LINE)}, file=sys.stderr, flush=True)
+app = FastAPI()
+ITEMS = [{"id": i, "name": f"item {i}"} for i in range(20)]
+
+@app.get("/health")
+async def health():
+    return JSONResponse({"ok": READY}, status_code=200 if READY else 503)
+
+@app.get("/items")
+async def items():
+    return ITEMS
+
+@app.get("/compute")
+async def compute():
+    end = time.perf_counter() + SPIN_S
+    x = 0.0
+    while time.perf_counter() < end:
+        x += math.sqrt(x + 1)
+    return {"x": x}
+
+@app.get("/report")
+async def report():
+    held = b"\\x01" * HOLD_BYTES
+    await asyncio.sleep(${HOLD_MS / 1000})
+    return {"bytes": len(held)}
+`,
+  };
+}
+
+/** The load: one flow over the three endpoints at a steady rate. */
+export function suiteScenario(rateRps: number): string {
+  const phase = { load: { model: 'open', phases: [{ durationS: 2, rate: rateRps }] } };
+  return `${JSON.stringify(
+    {
+      name: 'shop',
+      type: 'http',
+      setup: { users: 0 },
+      flow: [
+        { name: 'items', method: 'GET', path: '/items' },
+        { name: 'compute', method: 'GET', path: '/compute' },
+        { name: 'report', method: 'GET', path: '/report' },
+      ],
+      profiles: { quick: phase, full: phase },
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+export interface ServiceRepo {
+  dir: string;
+  /** The base commit's branch name. */
+  base: string;
+  close(): Promise<void>;
+}
+
+const git = (cwd: string, args: string[]) => promisify(execFile)('git', args, { cwd });
+
+async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [name, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await writeFile(path.join(dir, name), text);
+  }
+}
+
+/**
+ * A git repository made on the fly: a base commit (branch `base`) with `base` files plus the
+ * project file and suite, and a head commit on top changing the service to `head` files.
+ */
+export async function serviceRepo(
+  common: Record<string, string>,
+  base: Record<string, string>,
+  head: Record<string, string>,
+): Promise<ServiceRepo> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-service-repo-'));
+  await git(dir, ['init', '-q', '-b', 'main']);
+  await git(dir, ['config', 'user.email', 'test@headroom.test']);
+  await git(dir, ['config', 'user.name', 'headroom test']);
+  await writeFiles(dir, { ...common, ...base });
+  await git(dir, ['add', '-A']);
+  await git(dir, ['commit', '-q', '-m', 'base']);
+  await git(dir, ['branch', 'base']);
+  await writeFiles(dir, head);
+  await git(dir, ['add', '-A']);
+  await git(dir, ['commit', '-q', '--allow-empty', '-m', 'head']);
+  return { dir, base: 'base', close: () => rm(dir, { recursive: true, force: true }) };
+}
