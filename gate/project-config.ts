@@ -58,7 +58,11 @@ export function parseProjectConfig(data: unknown, file: string): ProjectConfig {
       problems.push(`/suite/${i}: no file ${entry} (paths are relative to ${rootDir})`);
   });
   if (problems.length) throw new ProjectConfigInvalidError(file, problems);
-  const { $schema: _, ...rest } = data as typeof data & { $schema?: string };
+  const {
+    $schema: _s,
+    $comment: _c,
+    ...rest
+  } = data as typeof data & { $schema?: string; $comment?: string[] };
   return { ...rest, file, rootDir } as ProjectConfig;
 }
 
