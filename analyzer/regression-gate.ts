@@ -94,6 +94,12 @@ export interface FigureVerdict {
   failed: boolean;
   /** Why a regression did not fail the gate (a latency change under the floor). */
   note?: string;
+  /**
+   * Set on an inconclusive figure whose interval is wider than the gate itself: with the trials
+   * given, this runner cannot tell a gate-sized change from none. Said once, with the trials per
+   * side that would resolve it, rather than as an "inconclusive" to investigate.
+   */
+  unresolved?: boolean;
 }
 
 /** The gate of one scenario: every figure's comparison and the leak test. */
@@ -250,6 +256,8 @@ export function compareScenarioTrials(
       if (c.trialsNeeded !== undefined) verdict.trialsNeeded = c.trialsNeeded;
     }
     verdict.failed = gated && verdict.verdict === 'regression';
+    if (verdict.verdict === 'inconclusive' && verdict.high - verdict.low > threshold)
+      verdict.unresolved = true;
     const movedMs = Math.abs(verdict.head - verdict.base);
     if (verdict.failed && figure.gate === 'latency' && movedMs < opts.minLatencyChangeMs) {
       verdict.failed = false;
@@ -308,21 +316,29 @@ export function gateOutcome(
   return outcome;
 }
 
-/** One line: PASS or FAIL, with what failed and what was inconclusive. */
+/** One line: PASS or FAIL, with what failed, what was inconclusive and what this runner cannot resolve. */
 export function overallVerdictLine(outcome: GateOutcome): string {
   const failed: string[] = [];
   let inconclusive = 0;
+  let unresolved = 0;
+  let trialsNeeded = 0;
   for (const s of outcome.scenarios) {
     for (const f of s.figures) {
       if (f.failed) failed.push(`${s.scenario} ${f.figure} ${formatChange(f)}`);
-      else if (f.gated && f.verdict === 'inconclusive') inconclusive++;
+      else if (f.gated && f.unresolved) {
+        unresolved++;
+        trialsNeeded = Math.max(trialsNeeded, f.trialsNeeded ?? 0);
+      } else if (f.gated && f.verdict === 'inconclusive') inconclusive++;
     }
     if (s.leak?.failed) failed.push(`${s.scenario} heap leak ${s.leak.head.slopeMbPerHour.toFixed(1)} MB/h`);
   }
   const flag = outcome.hostMismatch ? ' (hosts differ: comparison forced)' : '';
-  const more = inconclusive
-    ? `; ${inconclusive} gated figure${inconclusive > 1 ? 's' : ''} inconclusive (add trials)`
+  const plural = (n: number) => (n > 1 ? 's' : '');
+  let more = inconclusive
+    ? `; ${inconclusive} gated figure${plural(inconclusive)} inconclusive (add trials)`
     : '';
+  if (unresolved)
+    more += `; ${unresolved} gated figure${plural(unresolved)} beyond this runner's resolution (interval wider than the gate; ≈${trialsNeeded} trials per side would resolve)`;
   if (failed.length > 0) return `FAIL: ${failed.join(', ')}${more}${flag}`;
   return `PASS: no regression in ${outcome.scenarios.length} scenario${outcome.scenarios.length === 1 ? '' : 's'}${more}${flag}`;
 }
