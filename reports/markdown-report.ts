@@ -31,7 +31,7 @@ export function formatInterval(f: Pick<FigureVerdict, 'changeKind' | 'low' | 'hi
 
 function verdictCell(f: FigureVerdict): string {
   if (f.failed) return '**regression** ❌';
-  if (f.unresolved) return 'unresolved (see below)';
+  if (f.unresolved) return f.gated ? 'unresolved (see below)' : 'unresolved';
   if (f.verdict === 'inconclusive') return `inconclusive (≈${f.trialsNeeded} trials per side)`;
   if (f.verdict === 'regression') return f.note ? `worse (${f.note})` : 'worse (not gated)';
   return f.verdict;

@@ -19,17 +19,20 @@ const HOLD_MS = 60;
 /** The line a never-ready service prints, which the gate's error must show. */
 export const NOT_READY_LINE = 'cannot reach the orders database at 127.0.0.1:1 (connection refused)';
 
-function knobs(change: ServiceChange) {
+/** The `cpu` change's factor on the compute endpoint's spin unless told otherwise: +20 %. */
+const CPU_FACTOR = 1.2;
+
+function knobs(change: ServiceChange, cpuFactor = CPU_FACTOR) {
   return {
-    spinMs: change === 'cpu' ? SPIN_MS * 1.2 : SPIN_MS,
+    spinMs: change === 'cpu' ? SPIN_MS * cpuFactor : SPIN_MS,
     holdBytes: change === 'memory' ? HOLD_BYTES * 2 : HOLD_BYTES,
     ready: change !== 'never-ready',
   };
 }
 
 /** A tiny node:http service (health, items, compute, report), built by copying src/ to dist/. */
-export function nodeService(change: ServiceChange): Record<string, string> {
-  const k = knobs(change);
+export function nodeService(change: ServiceChange, cpuFactor?: number): Record<string, string> {
+  const k = knobs(change, cpuFactor);
   return {
     'src/server.js': `const http = require('node:http');
 const SPIN_MS = ${k.spinMs};
@@ -64,8 +67,8 @@ fs.copyFileSync('src/server.js', 'dist/server.js');
 }
 
 /** The same service in FastAPI under uvicorn (Debian's python3-fastapi and uvicorn). */
-export function pythonService(change: ServiceChange): Record<string, string> {
-  const k = knobs(change);
+export function pythonService(change: ServiceChange, cpuFactor?: number): Record<string, string> {
+  const k = knobs(change, cpuFactor);
   return {
     'app.py': `import asyncio, math, sys, time
 from fastapi import FastAPI
