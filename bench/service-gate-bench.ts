@@ -12,7 +12,13 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_GATE_TRIALS, type GateOutcome } from '../analyzer/regression-gate.js';
 import { loadProjectConfig } from '../gate/project-config.js';
 import { runGate } from '../gate/run-gate.js';
-import { nodeService, pythonService, serviceRepo, suiteScenario } from '../gate/test-support/service-repo.js';
+import {
+  nodeService,
+  pythonService,
+  SUITE,
+  serviceRepo,
+  suiteFiles,
+} from '../gate/test-support/service-repo.js';
 
 export async function serviceGateBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -22,7 +28,7 @@ export async function serviceGateBench(argv: string[]): Promise<void> {
       runs: { type: 'string', default: '20' },
       trials: { type: 'string', default: String(DEFAULT_GATE_TRIALS) },
       'trial-s': { type: 'string', default: '2' },
-      rate: { type: 'string', default: '15' },
+      rate: { type: 'string', default: '10' },
       changes: { type: 'string', default: '5,10,20' },
     },
     strict: false,
@@ -44,17 +50,17 @@ export async function serviceGateBench(argv: string[]): Promise<void> {
       : { build: 'node build.js', start: 'node dist/server.js', ready: '/health' };
   console.log(
     `service gate bench (${system}): ${runs} runs each of A/A and of +${changes.join(', +')} % CPU on /compute; ` +
-      `${trials} trials of ${trialS} s per side (+1 warm-up), ${rate} iterations/s of items → compute → report, concurrent rounds; ` +
+      `${trials} trials of ${trialS} s per side (+1 warm-up), ${rate} iterations/s of items → compute (shop) and report (its own scenario), concurrent rounds; ` +
       `${os.cpus().length} cores shared by the load generator, both services and anything else (load average ${os.loadavg()[0]!.toFixed(1)})`,
   );
   const gateOnce = async (head: Record<string, string>): Promise<{ outcome: GateOutcome; wallS: number }> => {
     const config = {
       service: { ...service, readyTimeoutS: 20 },
-      suite: ['perf/shop.json'],
+      suite: SUITE,
       gate: { trials, trialS, warmupTrials: 1 },
     };
     const repo = await serviceRepo(
-      { 'headroom.config.json': JSON.stringify(config), 'perf/shop.json': suiteScenario(rate) },
+      { 'headroom.config.json': JSON.stringify(config), ...suiteFiles(rate) },
       files('same'),
       head,
     );

@@ -10,8 +10,9 @@ import {
   pythonService,
   type ServiceChange,
   type ServiceRepo,
+  SUITE,
   serviceRepo,
-  suiteScenario,
+  suiteFiles,
 } from './test-support/service-repo.js';
 
 /**
@@ -40,12 +41,12 @@ async function gateHead(kind: keyof typeof SERVICES, change: ServiceChange) {
   const { files, service } = SERVICES[kind];
   const config = {
     service: { ...service, env: { PYTHONDONTWRITEBYTECODE: '1' }, readyTimeoutS: 8 },
-    suite: ['perf/shop.json'],
+    suite: SUITE,
     // Short trials, few of them: the injected changes are far larger than this runner's noise.
     gate: { trials: 5, trialS: 2, warmupTrials: 1 },
   };
   const repo = await serviceRepo(
-    { 'headroom.config.json': JSON.stringify(config, null, 2), 'perf/shop.json': suiteScenario(15) },
+    { 'headroom.config.json': JSON.stringify(config, null, 2), ...suiteFiles(10) },
     files('same'),
     files(change),
   );

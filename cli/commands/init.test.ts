@@ -6,8 +6,9 @@ import { loadProjectConfig } from '../../gate/project-config.js';
 import {
   NOT_READY_LINE,
   nodeService,
+  SUITE,
   serviceRepo,
-  suiteScenario,
+  suiteFiles,
 } from '../../gate/test-support/service-repo.js';
 import { main } from '../main.js';
 import { capturedIo } from '../test-support/captured-io.js';
@@ -63,11 +64,11 @@ describe('headroom gate with a project file', () => {
   it('exits 2 with the readiness path and the last output lines when the head never becomes ready', async () => {
     const config = {
       service: { start: 'node src/server.js', ready: '/health', readyTimeoutS: 5 },
-      suite: ['perf/shop.json'],
+      suite: SUITE,
       gate: { trials: 2, trialS: 1, warmupTrials: 0 },
     };
     const repo = await serviceRepo(
-      { 'headroom.config.json': JSON.stringify(config), 'perf/shop.json': suiteScenario(10) },
+      { 'headroom.config.json': JSON.stringify(config), ...suiteFiles(10) },
       nodeService('same'),
       nodeService('never-ready'),
     );
@@ -83,6 +84,46 @@ describe('headroom gate with a project file', () => {
       );
       expect(io.err).toContain(NOT_READY_LINE);
       expect(io.err).toContain('HRM_SERVICE_NOT_READY');
+    } finally {
+      await repo.close();
+    }
+  });
+});
+
+describe('headroom run with a project file', () => {
+  it('starts the service of the project file, loads it and reads its process tree from /proc', async () => {
+    const config = {
+      service: { build: 'node build.js', start: 'node src/server.js', ready: '/health', readyTimeoutS: 10 },
+      suite: SUITE,
+    };
+    const repo = await serviceRepo(
+      { 'headroom.config.json': JSON.stringify(config), ...suiteFiles(10) },
+      nodeService('same'),
+      nodeService('same'),
+    );
+    try {
+      const out = path.join(dir, 'run.json');
+      const io = capturedIo();
+      const code = await main(
+        [
+          'run',
+          path.join(repo.dir, 'perf/shop.json'),
+          '--config',
+          path.join(repo.dir, 'headroom.config.json'),
+          '--out',
+          out,
+        ],
+        io,
+      );
+      expect(code, io.err).toBe(0);
+      const result = JSON.parse(await readFile(out, 'utf8'));
+      expect(result.target).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(result.steps.map((s: { name: string; requests: number }) => [s.name, s.requests > 0])).toEqual([
+        ['items', true],
+        ['compute', true],
+      ]);
+      expect(result.processSamples.length).toBeGreaterThan(5);
+      expect(result.processSamples[0].rssBytes).toBeGreaterThan(10 << 20);
     } finally {
       await repo.close();
     }
