@@ -263,6 +263,9 @@ export function compareScenarioTrials(
       verdict.failed = false;
       verdict.note = `${movedMs.toFixed(3)} ms worse, under the ${opts.minLatencyChangeMs} ms floor`;
     }
+    // The floor holds both ways: a step that got faster by less than it is noise, not news.
+    if (verdict.verdict === 'improvement' && figure.gate === 'latency' && movedMs < opts.minLatencyChangeMs)
+      verdict.note = `${movedMs.toFixed(3)} ms better, under the ${opts.minLatencyChangeMs} ms floor`;
     figures.push(verdict);
   }
   const result: ScenarioGate = {

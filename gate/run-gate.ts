@@ -163,12 +163,20 @@ export async function runGate(opts: RunGateOptions = {}): Promise<GateRun> {
       started[side] = instance;
     }
     design.startOrder = startOrder.map((s) => (s === 'base' ? baseLabel : headLabel));
-    for (const entry of entries) {
+    for (const [index, entry] of entries.entries()) {
       const rounds: string[][] = [];
       const [b, h] = await runInterleavedTrials(
         [trialSide(baseLabel, started.base!), trialSide(headLabel, started.head!)],
         entry,
-        { trials, interleave, orderSeed, signal: opts.signal, onTrial, onRound: (r) => rounds.push(r.order) },
+        {
+          trials,
+          interleave,
+          // Each scenario draws its own orders, so no scenario's pattern repeats another's.
+          orderSeed: orderSeed + index,
+          signal: opts.signal,
+          onTrial,
+          onRound: (r) => rounds.push(r.order),
+        },
       );
       const name = b![0]!.scenario.name;
       design.rounds[name] = rounds;

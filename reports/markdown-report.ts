@@ -34,6 +34,7 @@ function verdictCell(f: FigureVerdict): string {
   if (f.unresolved) return f.gated ? 'unresolved (see below)' : 'unresolved';
   if (f.verdict === 'inconclusive') return `inconclusive (≈${f.trialsNeeded} trials per side)`;
   if (f.verdict === 'regression') return f.note ? `worse (${f.note})` : 'worse (not gated)';
+  if (f.verdict === 'improvement' && f.note) return `better (${f.note})`;
   return f.verdict;
 }
 
