@@ -96,7 +96,7 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   if (values.json) await writeFileAtomic(values.json, renderJsonReport(outcome));
   io.stdout(renderMarkdownReport(outcome));
   io.stdout(
-    `\n${overallVerdictLine(outcome)} (${((performance.now() - startedMs) / 1000).toFixed(0)} s; load generator and both sides share ${run.host.cores} cores)\n`,
+    `\n${overallVerdictLine(outcome)} (${((performance.now() - startedMs) / 1000).toFixed(0)} s; load generator and ${config ? 'services' : 'pipelines'} share ${run.host.cores} cores)\n`,
   );
   return outcome.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
 }
