@@ -34,6 +34,9 @@ export const ErrorCode = {
   ToolInstallFailed: 'HRM_TOOL_INSTALL_FAILED',
   ToolRunFailed: 'HRM_TOOL_RUN_FAILED',
   ImportInvalid: 'HRM_IMPORT_INVALID',
+  ProjectConfigInvalid: 'HRM_PROJECT_CONFIG_INVALID',
+  ServiceNotReady: 'HRM_SERVICE_NOT_READY',
+  ServiceBuildFailed: 'HRM_SERVICE_BUILD_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -315,5 +318,41 @@ export class HistoryInvalidError extends HeadroomError {
     options?: ErrorOptions,
   ) {
     super(`${file} is not a usable result history: ${problem}`, options);
+  }
+}
+
+/** A project file (headroom.config.json) failed validation; one line per problem, each naming the field. */
+export class ProjectConfigInvalidError extends HeadroomError {
+  readonly code = ErrorCode.ProjectConfigInvalid;
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file} is not a valid headroom project file:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** The team's service exited or never answered its ready path with 2xx; the message ends with its last output lines. */
+export class ServiceNotReadyError extends HeadroomError {
+  readonly code = ErrorCode.ServiceNotReady;
+  constructor(
+    readonly label: string,
+    readonly readyUrl: string,
+    reason: string,
+    readonly outputTail: string,
+  ) {
+    super(
+      `the ${label} service never became ready: ${readyUrl} ${reason}. Its last output lines:\n${outputTail || '(no output)'}`,
+    );
+  }
+}
+
+/** The service's build command failed in a checkout; the message ends with its last output lines. */
+export class ServiceBuildFailedError extends HeadroomError {
+  readonly code = ErrorCode.ServiceBuildFailed;
+  constructor(label: string, command: string, dir: string, exitCode: number | null, outputTail: string) {
+    super(
+      `the build of ${label} failed: "${command}" in ${dir} exited with ${exitCode}. Its last output lines:\n${outputTail || '(no output)'}`,
+    );
   }
 }

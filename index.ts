@@ -31,13 +31,14 @@ export {
 export {
   compareScenarioTrials,
   DEFAULT_GATE_OPTIONS,
+  DEFAULT_GATE_TRIALS,
   type GateOptions,
   type GateOutcome,
   gateOutcome,
   overallVerdictLine,
   type ScenarioGate,
 } from './analyzer/regression-gate.js';
-export { DEFAULT_GATE_TRIALS, type GateRun, type RunGateOptions, runGate } from './analyzer/run-gate.js';
+
 export { type RunSummary, summarizeRun } from './analyzer/summary.js';
 export { compareTrialSets, loadTrialSet, type TrialSet } from './analyzer/trial-set.js';
 export { fitUsl, type UslFit, uslConcurrencyFor, uslThroughput } from './analyzer/usl-fit.js';
@@ -54,6 +55,18 @@ export { type HostFingerprint, hostFingerprint } from './baselines/host-fingerpr
 export { measureBaselines } from './baselines/measure-baseline.js';
 export { ConfigInvalidError, ErrorCode, HeadroomError, UsageInvalidError } from './errors.js';
 export { ExitCode } from './exit-code.js';
+export { configuredService, freeLoopbackPort } from './gate/configured-service.js';
+export {
+  findProjectConfig,
+  loadProjectConfig,
+  PROJECT_CONFIG_FILE,
+  type ProjectConfig,
+  parseProjectConfig,
+} from './gate/project-config.js';
+export { initProject, type ProjectAnswers } from './gate/project-init.js';
+export { referencePipeline } from './gate/reference-pipeline.js';
+export { type GateRun, type RunGateOptions, runGate } from './gate/run-gate.js';
+export type { RunningSystem, SystemUnderTest } from './gate/system-under-test.js';
 export { ApiClient, ApiResponseError, type UploadReceipt } from './pipeline/api/api-client.js';
 export { type DemoOptions, type DemoResult, runDemo } from './pipeline/demo.js';
 export { generateCsv } from './pipeline/ingest/csv-generator.js';

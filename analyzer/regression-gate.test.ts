@@ -166,6 +166,14 @@ describe('regression gate', () => {
     expect(compareScenarioTrials(base, head, { minLatencyChangeMs: 0 }).failed).toBe(true);
   });
 
+  it('holds the latency floor both ways: a sub-millisecond step getting faster is noted, not news', () => {
+    const base = [0.9, 0.91, 0.89, 0.9, 0.9].map((v) => summary({ 'latency:health.p50': v }));
+    const head = [0.7, 0.71, 0.69, 0.7, 0.7].map((v) => summary({ 'latency:health.p50': v }));
+    const figure = compareScenarioTrials(base, head).figures[0]!;
+    expect(figure.verdict).toBe('improvement');
+    expect(figure.note).toBe('0.200 ms better, under the 0.5 ms floor');
+  });
+
   it('holds a sub-millisecond CPU cost to its own gate, not the latency floor', () => {
     const base = [0.5, 0.51, 0.49, 0.5].map((x) => summary({ 'server.cpu_ms_per_request': x }));
     const head = [0.85, 0.86, 0.84, 0.85].map((x) => summary({ 'server.cpu_ms_per_request': x }));

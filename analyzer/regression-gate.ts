@@ -9,6 +9,13 @@ import {
 } from './comparison.js';
 import type { GateKind, LeakSummary, RunSummary, SummaryFigure } from './summary.js';
 
+/**
+ * Trials per side unless told otherwise. With 8 trials the rule keeps A/A false alarms near 1 %
+ * and catches a +10 % change ≥ 98 % of the time up to 4 % trial-to-trial noise (per-figure
+ * simulation); with 5 only up to about 3 %.
+ */
+export const DEFAULT_GATE_TRIALS = 8;
+
 /** The gates' limits, from the Selextract guide's performance gates. */
 export interface GateThresholds {
   /** Relative latency increase that fails (0.10 = +10 %). */
@@ -87,6 +94,12 @@ export interface FigureVerdict {
   failed: boolean;
   /** Why a regression did not fail the gate (a latency change under the floor). */
   note?: string;
+  /**
+   * Set on an inconclusive figure whose interval is wider than the gate itself: with the trials
+   * given, this runner cannot tell a gate-sized change from none. Said once, with the trials per
+   * side that would resolve it, rather than as an "inconclusive" to investigate.
+   */
+  unresolved?: boolean;
 }
 
 /** The gate of one scenario: every figure's comparison and the leak test. */
@@ -117,6 +130,22 @@ export interface GateOutcome {
   thresholds: GateThresholds;
   gatedLatency: string[];
   scenarios: ScenarioGate[];
+  /** How the sides shared the runner, when both were measured here (see GateDesign). */
+  design?: GateDesign;
+}
+
+/**
+ * How both sides were measured in one gate run, so a position bias can be ruled out from the
+ * report: the order the services were started in (and so took their ports), and each round's
+ * side order (first = started and loaded first), per scenario, warm-up rounds included.
+ */
+export interface GateDesign {
+  interleave: 'concurrent' | 'alternate';
+  orderSeed: number;
+  startOrder: string[];
+  rounds: Record<string, string[][]>;
+  /** True for an A/A run: both sides are the same build. */
+  aa: boolean;
 }
 
 /** Is this figure one of the gated ones under these options? */
@@ -227,11 +256,16 @@ export function compareScenarioTrials(
       if (c.trialsNeeded !== undefined) verdict.trialsNeeded = c.trialsNeeded;
     }
     verdict.failed = gated && verdict.verdict === 'regression';
+    if (verdict.verdict === 'inconclusive' && verdict.high - verdict.low > threshold)
+      verdict.unresolved = true;
     const movedMs = Math.abs(verdict.head - verdict.base);
     if (verdict.failed && figure.gate === 'latency' && movedMs < opts.minLatencyChangeMs) {
       verdict.failed = false;
       verdict.note = `${movedMs.toFixed(3)} ms worse, under the ${opts.minLatencyChangeMs} ms floor`;
     }
+    // The floor holds both ways: a step that got faster by less than it is noise, not news.
+    if (verdict.verdict === 'improvement' && figure.gate === 'latency' && movedMs < opts.minLatencyChangeMs)
+      verdict.note = `${movedMs.toFixed(3)} ms better, under the ${opts.minLatencyChangeMs} ms floor`;
     figures.push(verdict);
   }
   const result: ScenarioGate = {
@@ -266,6 +300,7 @@ export function gateOutcome(
     head: string;
     hostMismatch?: { base: string; head: string };
     options?: Partial<GateOptions>;
+    design?: GateDesign;
   },
 ): GateOutcome {
   const outcome: GateOutcome = {
@@ -280,24 +315,33 @@ export function gateOutcome(
     scenarios,
   };
   if (meta.hostMismatch) outcome.hostMismatch = meta.hostMismatch;
+  if (meta.design) outcome.design = meta.design;
   return outcome;
 }
 
-/** One line: PASS or FAIL, with what failed and what was inconclusive. */
+/** One line: PASS or FAIL, with what failed, what was inconclusive and what this runner cannot resolve. */
 export function overallVerdictLine(outcome: GateOutcome): string {
   const failed: string[] = [];
   let inconclusive = 0;
+  let unresolved = 0;
+  let trialsNeeded = 0;
   for (const s of outcome.scenarios) {
     for (const f of s.figures) {
       if (f.failed) failed.push(`${s.scenario} ${f.figure} ${formatChange(f)}`);
-      else if (f.gated && f.verdict === 'inconclusive') inconclusive++;
+      else if (f.gated && f.unresolved) {
+        unresolved++;
+        trialsNeeded = Math.max(trialsNeeded, f.trialsNeeded ?? 0);
+      } else if (f.gated && f.verdict === 'inconclusive') inconclusive++;
     }
     if (s.leak?.failed) failed.push(`${s.scenario} heap leak ${s.leak.head.slopeMbPerHour.toFixed(1)} MB/h`);
   }
   const flag = outcome.hostMismatch ? ' (hosts differ: comparison forced)' : '';
-  const more = inconclusive
-    ? `; ${inconclusive} gated figure${inconclusive > 1 ? 's' : ''} inconclusive (add trials)`
+  const plural = (n: number) => (n > 1 ? 's' : '');
+  let more = inconclusive
+    ? `; ${inconclusive} gated figure${plural(inconclusive)} inconclusive (add trials)`
     : '';
+  if (unresolved)
+    more += `; ${unresolved} gated figure${plural(unresolved)} beyond this runner's resolution (interval wider than the gate; ≈${trialsNeeded} trials per side would resolve)`;
   if (failed.length > 0) return `FAIL: ${failed.join(', ')}${more}${flag}`;
   return `PASS: no regression in ${outcome.scenarios.length} scenario${outcome.scenarios.length === 1 ? '' : 's'}${more}${flag}`;
 }

@@ -1,4 +1,5 @@
 import { LatencyHistogram } from '../scenarios/latency-histogram.js';
+import type { ProcessTreeSample } from '../scenarios/process-tree-sampler.js';
 import type { RunResult } from '../scenarios/run-result.js';
 import type { ServerSample } from '../scenarios/server-sampler.js';
 import type { Direction } from './comparison.js';
@@ -97,6 +98,7 @@ export function summarizeRun(result: RunResult): RunSummary {
     };
   }
   addServerFigures(figures, result.serverSamples as unknown as ServerSample[], result.durationMs, requests);
+  if (result.processSamples) addProcessFigures(figures, result.processSamples, requests);
   for (const [name, metric] of Object.entries(result.metrics ?? {})) {
     const direction: Direction = HIGHER_IS_BETTER_METRICS.has(name) ? 'higher-is-better' : 'lower-is-better';
     if (metric.histogram !== undefined) {
@@ -210,4 +212,32 @@ function addServerFigures(
       direction: 'lower-is-better',
       gate: 'info',
     };
+}
+
+/**
+ * The target's resources from its process tree (/proc, any language): CPU milliseconds per
+ * request between the first and last reading, and peak resident memory of the tree. Both gated
+ * as resources: a configured service is started fresh for the gate, and its trials alternate
+ * with the other side's, so a steady rise of RSS shows on both sides alike.
+ */
+function addProcessFigures(
+  figures: Record<string, SummaryFigure>,
+  samples: ProcessTreeSample[],
+  requests: number,
+): void {
+  if (samples.length < 2) return;
+  const cpuSeconds = samples[samples.length - 1]!.cpuSeconds - samples[0]!.cpuSeconds;
+  if (requests > 0 && cpuSeconds >= 0)
+    figures['process.cpu_ms_per_request'] = {
+      value: (cpuSeconds * 1000) / requests,
+      unit: 'ms',
+      direction: 'lower-is-better',
+      gate: 'resource',
+    };
+  figures['process.rss_peak_bytes'] = {
+    value: Math.max(...samples.map((s) => s.rssBytes)),
+    unit: 'bytes',
+    direction: 'lower-is-better',
+    gate: 'resource',
+  };
 }

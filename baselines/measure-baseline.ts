@@ -1,4 +1,4 @@
-import { DEFAULT_GATE_TRIALS } from '../analyzer/run-gate.js';
+import { DEFAULT_GATE_TRIALS } from '../analyzer/regression-gate.js';
 import { UsageInvalidError } from '../errors.js';
 import { startEmbeddedTarget } from '../scenarios/embedded-target.js';
 import { gateSuite } from '../scenarios/gate-suite.js';

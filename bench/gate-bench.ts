@@ -14,16 +14,31 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { compareScenarioTrials, type ScenarioGate } from '../analyzer/regression-gate.js';
-import { DEFAULT_GATE_TRIALS, runGate } from '../analyzer/run-gate.js';
+import {
+  compareScenarioTrials,
+  DEFAULT_GATE_TRIALS,
+  type ScenarioGate,
+} from '../analyzer/regression-gate.js';
 import { type RunSummary, summarizeRun } from '../analyzer/summary.js';
+import { runGate } from '../gate/run-gate.js';
 import { type EmbeddedTarget, startEmbeddedTarget } from '../scenarios/embedded-target.js';
 import { gateSuite } from '../scenarios/gate-suite.js';
 import { type Interleave, runInterleavedTrials } from '../scenarios/trial-runner.js';
 
+// A team's own service (python, node): its own bench, see bench/service-gate-bench.ts.
+const system = parseArgs({ options: { system: { type: 'string', default: 'reference' } }, strict: false })
+  .values.system;
+if (system !== 'reference') {
+  const { serviceGateBench } = await import('./service-gate-bench.js');
+  await serviceGateBench(process.argv.slice(2));
+  process.exit(0);
+}
+
 const { values } = parseArgs({
   options: {
+    system: { type: 'string', default: 'reference' },
     comparisons: { type: 'string', default: '20' },
+    runs: { type: 'string' },
     trials: { type: 'string', default: String(DEFAULT_GATE_TRIALS) },
     scenario: { type: 'string', default: 'auth' },
     slowdown: { type: 'string', default: '1.1' },
@@ -31,7 +46,7 @@ const { values } = parseArgs({
     'no-suite': { type: 'boolean', default: false },
   },
 });
-const comparisons = Number(values.comparisons);
+const comparisons = Number(values.runs ?? values.comparisons);
 const trials = Number(values.trials);
 const interleave = values.interleave as Interleave;
 if (interleave !== 'concurrent' && interleave !== 'alternate')
@@ -47,6 +62,8 @@ console.log(
 
 const startedMs = performance.now();
 let falseAlarms = 0;
+let falseCalls = 0;
+let falseCallsBeyondFloor = 0;
 let detections = 0;
 const gatedVerdicts = { aa: new Map<string, number>(), ab: new Map<string, number>() };
 const spreads = new Map<string, number[]>();
@@ -60,14 +77,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
   });
 
 /** One comparison as the gate makes it: two fresh targets, rounds of trials, paired comparison. */
-async function compareOnce(headArgs: string[]): Promise<{ gate: ScenarioGate; summaries: RunSummary[][] }> {
+async function compareOnce(
+  headArgs: string[],
+  orderSeed: number,
+): Promise<{ gate: ScenarioGate; summaries: RunSummary[][] }> {
   const targets = await Promise.all([startEmbeddedTarget(), startEmbeddedTarget({ args: headArgs })]);
   for (const t of targets) running.add(t);
   try {
     const sides = await runInterleavedTrials(
       targets.map((t, i) => ({ label: i ? 'head' : 'base', apiUrl: t.apiUrl })),
       entry!,
-      { trials, interleave },
+      { trials, interleave, orderSeed },
     );
     const summaries = sides.map((side) => side.map(summarizeRun));
     return { gate: compareScenarioTrials(summaries[0]!, summaries[1]!, { paired: true }), summaries };
@@ -79,9 +99,15 @@ async function compareOnce(headArgs: string[]): Promise<{ gate: ScenarioGate; su
 
 for (let c = 1; c <= comparisons; c++) {
   // A/A and A/B alternate, so a change in the machine's load over the bench touches both.
-  const aa = await compareOnce([]);
-  const ab = await compareOnce(['--slowdown', values.slowdown]);
+  const aa = await compareOnce([], c);
+  const ab = await compareOnce(['--slowdown', values.slowdown], c);
   if (aa.gate.failed) falseAlarms++;
+  // Either direction: an "improvement" on identical code is as false as a regression.
+  const aaCalls = aa.gate.figures.filter(
+    (f) => f.gated && (f.verdict === 'regression' || f.verdict === 'improvement'),
+  );
+  if (aaCalls.length > 0) falseCalls++;
+  if (aaCalls.some((f) => !f.note)) falseCallsBeyondFloor++;
   if (ab.gate.failed) detections++;
   tally(aa.gate, gatedVerdicts.aa);
   tally(ab.gate, gatedVerdicts.ab);
@@ -112,6 +138,7 @@ for (const [name, xs] of [...spreads].filter(([n]) => /^(latency|server)/.test(n
 }
 console.log(
   `\nfalse alarms (A/A): ${falseAlarms}/${comparisons} (goal ≤ 1/20, aim 0)` +
+    `\nA/A runs with a false call in either direction (regression or improvement of a gated figure): ${falseCalls}/${comparisons}, beyond the latency floor ${falseCallsBeyondFloor}/${comparisons}` +
     `\ndetections (+${((Number(values.slowdown) - 1) * 100).toFixed(0)} % slowdown): ${detections}/${comparisons} (goal ≥ 19/20)` +
     `\n${comparisons * 2} comparisons took ${comparisonsS.toFixed(0)} s (${(comparisonsS / comparisons / 2).toFixed(0)} s each)`,
 );

@@ -10,6 +10,7 @@ import { exportCommand, exportHelp } from './commands/export.js';
 import { gateCommand, gateHelp } from './commands/gate.js';
 import { historyCommand, historyHelp } from './commands/history.js';
 import { importCommand, importHelp } from './commands/import.js';
+import { initCommand, initHelp } from './commands/init.js';
 import { pipelineCommand, pipelineHelp } from './commands/pipeline.js';
 import { profileCommand, profileHelp } from './commands/profile.js';
 import { reportCommand, reportHelp } from './commands/report.js';
@@ -21,7 +22,9 @@ const usage = `headroom — performance testing and capacity planning for scrapi
 
 Usage: headroom <command> [options]     (headroom <command> --help for its options)
   capacity --rows N      hours for N rows, the bottleneck, workers and RAM for a target rate
-  gate [--against REF]   CI regression gate: quick suite vs this host's baselines or a git ref
+  gate [--against REF]   CI regression gate: quick suite vs this host's baselines or a git ref;
+                         with headroom.config.json, your own service (any language) vs the ref
+  init                   write a starting headroom.config.json for your own service
   baseline save|show|list  store a scenario's gate trials for this host
   compare <base> <head>  compare two sets of trials (folders of runs, baselines)
   history add|show|changes  results per commit and host; change points and creep across merges
@@ -49,6 +52,7 @@ const commands: Record<string, { run: (argv: string[], io: CliIo) => Promise<Exi
   gate: { run: gateCommand, help: gateHelp },
   history: { run: historyCommand, help: historyHelp },
   import: { run: importCommand, help: importHelp },
+  init: { run: initCommand, help: initHelp },
   pipeline: { run: pipelineCommand, help: pipelineHelp },
   profile: { run: profileCommand, help: profileHelp },
   report: { run: reportCommand, help: reportHelp },

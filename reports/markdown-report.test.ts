@@ -98,4 +98,39 @@ describe('Markdown report', () => {
     expect(formatFigure(210, 'rps')).toBe('210.0 req/s');
     expect(formatFigure(1.5, 'ms')).toBe('1.500 ms');
   });
+
+  it("says once which gated figures this runner cannot resolve, and records the sides' order", () => {
+    // Trials spread ±40 %: the interval of the ratio is far wider than the 10 % gate.
+    const wide = [20, 50, 28, 44].map((v) => trial({ 'latency:login.p50': [v, 'latency', 'ms'] }));
+    const wider = [47, 21, 40, 30].map((v) => trial({ 'latency:login.p50': [v, 'latency', 'ms'] }));
+    const outcome = gateOutcome([compareScenarioTrials(wide, wider, { paired: true })], {
+      base: 'b',
+      head: 'h',
+      design: {
+        interleave: 'concurrent',
+        orderSeed: 7,
+        startOrder: ['head', 'base main'],
+        rounds: {
+          auth: [
+            ['head', 'base main'],
+            ['base main', 'head'],
+          ],
+        },
+        aa: false,
+      },
+    });
+    const figure = outcome.scenarios[0]!.figures[0]!;
+    expect(figure.unresolved).toBe(true);
+    const md = renderMarkdownReport(outcome);
+    expect(md).toContain('unresolved (see below)');
+    expect(md).not.toContain('inconclusive');
+    expect(md).toMatch(
+      /Beyond this runner's resolution with these trials .*auth latency:login\.p50 \(.*≈\d+ trials per side\)/,
+    );
+    expect(md).toContain('started head, then base main');
+    expect(md).toContain('auth: head→base, base→head');
+    expect(md.split('\n')[2]).toMatch(
+      /^PASS: .*1 gated figure beyond this runner's resolution .*≈\d+ trials per side would resolve/,
+    );
+  });
 });

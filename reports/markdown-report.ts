@@ -1,6 +1,7 @@
 import {
   type FigureVerdict,
   formatChange,
+  type GateDesign,
   type GateOutcome,
   overallVerdictLine,
 } from '../analyzer/regression-gate.js';
@@ -30,8 +31,10 @@ export function formatInterval(f: Pick<FigureVerdict, 'changeKind' | 'low' | 'hi
 
 function verdictCell(f: FigureVerdict): string {
   if (f.failed) return '**regression** ❌';
+  if (f.unresolved) return f.gated ? 'unresolved (see below)' : 'unresolved';
   if (f.verdict === 'inconclusive') return `inconclusive (≈${f.trialsNeeded} trials per side)`;
   if (f.verdict === 'regression') return f.note ? `worse (${f.note})` : 'worse (not gated)';
+  if (f.verdict === 'improvement' && f.note) return `better (${f.note})`;
   return f.verdict;
 }
 
@@ -81,6 +84,18 @@ export function renderMarkdownReport(outcome: GateOutcome): string {
       `throughput −${t.throughput * 100} %, resources +${t.resource * 100} %, no leak. A regression is called when the change is ` +
       'clearly past half the threshold (see the README, "CI regression gate").',
   );
+  const unresolved = outcome.scenarios.flatMap((s) =>
+    s.figures
+      .filter((f) => f.gated && f.unresolved && !f.failed)
+      .map((f) => `${s.scenario} ${f.figure} (${formatInterval(f)}: ≈${f.trialsNeeded} trials per side)`),
+  );
+  if (unresolved.length > 0)
+    lines.push(
+      '',
+      `Beyond this runner's resolution with these trials (the 95 % interval is wider than the gate, so no change of the gate's size can be told from none): ${cell(unresolved.join('; '))}. ` +
+        'Raise gate.trials (or the trial length), run on a quieter runner, or gate these figures elsewhere; `headroom gate --aa` measures the noise floor.',
+    );
+  if (outcome.design) lines.push('', cell(describeDesign(outcome.design)));
   const others = outcome.scenarios.flatMap((s) =>
     s.figures.filter((f) => !f.gated).map((f) => row(s.scenario, f)),
   );
@@ -93,4 +108,17 @@ export function renderMarkdownReport(outcome: GateOutcome): string {
     lines.push(...header, ...others, '', '</details>');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The measurement design in one paragraph: start order (and so port order) and each round's side order. */
+function describeDesign(d: GateDesign): string {
+  const initials = (labels: string[]) => labels.map((l) => l.split(' ')[0]).join('→');
+  const rounds = Object.entries(d.rounds)
+    .map(([scenario, orders]) => `${scenario}: ${orders.map(initials).join(', ')}`)
+    .join('; ');
+  return (
+    `${d.aa ? 'A/A run: both sides are one build (every call above is a false one). ' : ''}` +
+    `Order (seed ${d.orderSeed}, balanced: each side first in half the rounds): started ${d.startOrder.join(', then ')}; ` +
+    `${d.interleave === 'concurrent' ? 'both loaded at once, first-started first' : 'one after the other'} in rounds (warm-up first) ${rounds}.`
+  );
 }

@@ -4,6 +4,7 @@ import { configHash } from './config-hash.js';
 import type { HeapTrend } from './heap-sampler.js';
 import { describeHost, type HostDescription } from './host-description.js';
 import { LatencyHistogram } from './latency-histogram.js';
+import type { ProcessTreeSample } from './process-tree-sampler.js';
 import schema from './run-result.schema.v1.json' with { type: 'json' };
 
 export const RUN_RESULT_KIND = 'headroom.run-result';
@@ -92,6 +93,8 @@ export interface RunResult {
   schedule?: ScheduleAccuracy;
   /** Samples of the target's /metrics; empty until a sampler fills it. */
   serverSamples: Record<string, unknown>[];
+  /** Readings of the target's process tree from /proc, when the runner knows its root pid. */
+  processSamples?: ProcessTreeSample[];
   /** Figures a scenario measures beyond its steps, by name. */
   metrics?: Record<string, RunMetric>;
   /** Heap after GC over time and its fitted trend (memory-leak scenario). */

@@ -12,6 +12,7 @@ import type { Scenario } from './load-scenario.js';
 import { runOpenModel } from './open-model-engine.js';
 import type { SamplerProgress } from './pipeline-sampler.js';
 import { runPipelineScenario } from './pipeline-scenario.js';
+import { startProcessTreeSampler } from './process-tree-sampler.js';
 import { runMetrics } from './run-metrics.js';
 import type { RunProgress } from './run-recorder.js';
 import type { RunResult } from './run-result.js';
@@ -35,6 +36,12 @@ export interface RunScenarioOptions {
   simulators?: SimulatorsOptions;
   /** Progress of the pipeline scenario's sampler, window by window. */
   onSample?: (progress: SamplerProgress) => void;
+  /** Register setup users through the reference pipeline's auth API first (default true; false for a team's own service). */
+  setupUsers?: boolean;
+  /** Root pid of the target's process tree: its CPU and RSS are sampled from /proc (any language). */
+  processRoot?: number;
+  /** The target's Prometheus endpoint; default `${target}/metrics`, null for none. */
+  metricsUrl?: string | null;
 }
 
 /** A finished run: its result file, the thresholds' outcomes, and the verdict. */
@@ -95,8 +102,14 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
       errors: 0,
       inFlight: 0,
     });
-    const users = await setupUsers(apiUrl, Math.max(1, scenario.setup.users), randomUUID().slice(0, 8));
-    const sampler = startServerSampler(`${apiUrl}/metrics`, { signal: opts.signal });
+    const users =
+      opts.setupUsers === false
+        ? []
+        : await setupUsers(apiUrl, Math.max(1, scenario.setup.users), randomUUID().slice(0, 8));
+    const metricsUrl = opts.metricsUrl === undefined ? `${apiUrl}/metrics` : opts.metricsUrl;
+    const sampler = metricsUrl ? startServerSampler(metricsUrl, { signal: opts.signal }) : undefined;
+    const treeSampler =
+      opts.processRoot !== undefined ? startProcessTreeSampler(opts.processRoot) : undefined;
     let result: RunResult;
     try {
       if (scenario.type === 'worker') {
@@ -126,8 +139,12 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
         result = await runHttp(scenario, apiUrl, users, opts, progress('load'));
       }
     } finally {
-      const samples = await sampler.stop();
-      if (result!) result.serverSamples = samples as unknown as RunResult['serverSamples'];
+      const samples = (await sampler?.stop()) ?? [];
+      const tree = await treeSampler?.stop();
+      if (result!) {
+        result.serverSamples = samples as unknown as RunResult['serverSamples'];
+        if (tree) result.processSamples = tree;
+      }
     }
     return verdict(scenario, result);
   } finally {
@@ -151,9 +168,9 @@ function runHttp(
     scenario: { name: scenario.name, profile: scenario.profile },
     // Iteration k acts as setup user k mod n: ${email}, ${password}, ${token}.
     varNames: ['email', 'password', 'token'],
-    varsFor: (k: number) => {
-      const u = users[k % users.length]!;
-      return { email: u.email, password: u.password, token: u.token };
+    varsFor: (k: number): Record<string, string> => {
+      const u = users[k % users.length];
+      return u ? { email: u.email, password: u.password, token: u.token } : {};
     },
   };
   const load = scenario.load;

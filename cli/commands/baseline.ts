@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_GATE_TRIALS } from '../../analyzer/run-gate.js';
+import { DEFAULT_GATE_TRIALS } from '../../analyzer/regression-gate.js';
 import {
   type Baseline,
   DEFAULT_BASELINE_DIR,

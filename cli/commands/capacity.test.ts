@@ -179,6 +179,30 @@ describe('headroom capacity', () => {
     expect(io.err).toContain('HRM_SAMPLE_UNUSABLE');
     expect(io.err).toContain('/stages/1 (ai): no point finished any rows');
   });
+
+  it("projects onto the project file's host profile when no flag names one", async () => {
+    const dir = await tempDir();
+    await writeFile(
+      path.join(dir, 'headroom.config.json'),
+      JSON.stringify({
+        service: { start: 'x', ready: '/health' },
+        suite: ['api-stress'],
+        hostProfile: 'i5-8500',
+      }),
+    );
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const io = capturedIo();
+      expect(await main(['capacity', '--declared', ioBound, '--json'], io)).toBe(0);
+      expect(JSON.parse(io.out).projection).toMatchObject({ cores: 6 });
+    } finally {
+      process.chdir(cwd);
+    }
+    const none = capturedIo();
+    expect(await main(['capacity', '--declared', ioBound, '--json'], none)).toBe(0);
+    expect(JSON.parse(none.out).projection).toBeNull();
+  });
 });
 
 /** A saved sample of a 2-core host: scrape 0.3 s per row, ai 2 s per row (both latency-bound). */

@@ -3,13 +3,14 @@ import { parseArgs } from 'node:util';
 import { capacityFromSample, fmt } from '../../analyzer/capacity-model.js';
 import { type CapacityReport, writeCapacityReport } from '../../analyzer/capacity-report.js';
 import { capacityFromDeclared, loadDeclaredCapacity } from '../../analyzer/declared-capacity.js';
-import { loadHostProfile } from '../../analyzer/host-profile.js';
+import { BUNDLED_HOST_PROFILES, loadHostProfile } from '../../analyzer/host-profile.js';
 import { parseRate } from '../../analyzer/parse-rate.js';
 import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
 import { readPipelineSampleFile } from '../../analyzer/pipeline-sample-file.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { findProjectConfig } from '../../gate/project-config.js';
 import { capacityHtmlDocument } from '../../reports/capacity-html.js';
 import { formatDuration, formatRate, renderCapacityMarkdown } from '../../reports/capacity-markdown.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
@@ -27,7 +28,8 @@ Measures a short sample of the reference pipeline on this host (with the simulat
   --declared FILE          take stage rates, workers and latencies from a file instead of measuring
   --sample FILE            read a saved pipeline sample instead of measuring
   --sample-seconds S       length of the sample (at most ${MAX_SAMPLE_SECONDS}; default 90)
-  --host-profile F         project onto a host: a profile file, or i5-8500 (6 cores, 15 GB)
+  --host-profile F         project onto a host: a profile file, or i5-8500 (6 cores, 15 GB);
+                           default the hostProfile of ./headroom.config.json when there is one
   --target-rate R          size for a rate: 1000/min, 20/s, 50000/h
   --processes N            pipeline processes (measured mode: the sample ran 1)
   --usable-cpu F           share of the cores the pipeline may use, 0..1 (default 0.9, unless the
@@ -81,7 +83,16 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       );
   }
   if (values.declared && values.sample) throw new UsageInvalidError('give --declared or --sample, not both');
-  const hostProfile = values['host-profile'] ? await loadHostProfile(values['host-profile']) : undefined;
+  // A project file's host profile applies when no flag names one (a path there is from the file's folder).
+  const project = values['host-profile'] ? undefined : await findProjectConfig(process.cwd());
+  const profileSpec =
+    values['host-profile'] ??
+    (project?.hostProfile
+      ? BUNDLED_HOST_PROFILES.includes(project.hostProfile)
+        ? project.hostProfile
+        : path.resolve(project.rootDir, project.hostProfile)
+      : undefined);
+  const hostProfile = profileSpec ? await loadHostProfile(profileSpec) : undefined;
   const common = defined({ rows, targetRateRps, hostProfile, processes, usableCpuUtilisation: usableCpu });
 
   let report: CapacityReport;

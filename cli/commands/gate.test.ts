@@ -110,4 +110,22 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
     expect(io.out).toContain('### headroom gate: FAIL');
     expect(io.out).toMatch(/server\.cpu_ms_per_request \| [^|]+ \| [^|]+ \| \+\d+/);
   });
+
+  it('gates HEAD against itself with --aa: one build, two processes, the order of every round recorded', async () => {
+    const json = path.join(dir, 'aa.json');
+    const io = capturedIo();
+    const code = await main(
+      ['gate', '--aa', '--suite', 'smoke', '--trials', '2', '--seed', '5', '--json', json],
+      io,
+    );
+    // A false call is possible on identical code: that is what --aa is for; it must not crash.
+    expect([0, 1]).toContain(code);
+    expect(io.out).toContain('A/A: HEAD (');
+    expect(io.out).toMatch(/A\/A run: both sides are one build .*Order \(seed 5, balanced/);
+    const outcome = JSON.parse(await readFile(json, 'utf8'));
+    expect(outcome.design).toMatchObject({ aa: true, orderSeed: 5, interleave: 'concurrent' });
+    const rounds: string[][] = outcome.design.rounds['api-stress'];
+    expect(rounds).toHaveLength(2);
+    expect(rounds[1]).toEqual([...rounds[0]!].reverse());
+  });
 });

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { overallVerdictLine } from '../../analyzer/regression-gate.js';
-import { DEFAULT_GATE_TRIALS, runGate } from '../../analyzer/run-gate.js';
+import { DEFAULT_GATE_TRIALS, overallVerdictLine } from '../../analyzer/regression-gate.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { DEFAULT_BASELINE_DIR } from '../../baselines/baseline-store.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { findProjectConfig, PROJECT_CONFIG_FILE } from '../../gate/project-config.js';
+import { runGate } from '../../gate/run-gate.js';
 import { renderJsonReport } from '../../reports/json-report.js';
 import { renderJunitReport } from '../../reports/junit-report.js';
 import { renderMarkdownReport } from '../../reports/markdown-report.js';
@@ -17,10 +18,18 @@ export const gateHelp = `headroom gate [options]
 The CI regression gate: runs a suite's short trials on this build and compares them with this
 host's stored baselines, or with --against a git ref built in a temporary worktree and measured
 here in rounds with this build (both at once by default) from the same load generator, and
-compared round by round.
-  --suite NAME       ${Object.keys(GATE_SUITES).join(', ')} (default quick: auth, api-stress, worker)
-  --trials N         measured trials per side (default ${DEFAULT_GATE_TRIALS}, at least 2)
+compared round by round. With a project file (${PROJECT_CONFIG_FILE} in this folder, or
+--config) it gates the team's own service instead of headroom's reference pipeline: the ref is
+built with the service's build command, both services start on free loopback ports, and the
+project's suite runs against both (see docs/gate-your-service.md).
+  --config FILE      project file (default ./${PROJECT_CONFIG_FILE} when there is one)
+  --suite NAME       ${Object.keys(GATE_SUITES).join(', ')} (default quick: auth, api-stress, worker);
+                     not with a project file (its suite is used)
+  --trials N         measured trials per side (default the project's gate.trials, else ${DEFAULT_GATE_TRIALS}, at least 2)
   --against REF      compare with this git ref (e.g. origin/main) instead of stored baselines
+  --aa               A/A: gate the ref (--against, default HEAD) against itself, two processes
+                     of one build, to show this runner's noise floor (every call is a false one)
+  --seed N           seed of the start order and of each round's side order (default 1)
   --interleave MODE  with --against: concurrent (default: each round loads base and head at once,
                      so the machine's other load hits both) or alternate (A B, B A, …)
   --dir D            baseline folder (default ${DEFAULT_BASELINE_DIR})
@@ -47,6 +56,9 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       json: { type: 'string' },
       slowdown: { type: 'string' },
       interleave: { type: 'string', default: 'concurrent' },
+      config: { type: 'string' },
+      aa: { type: 'boolean', default: false },
+      seed: { type: 'string' },
     },
   });
   if (positionals.length > 0)
@@ -54,6 +66,12 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       `gate takes no positional arguments (got ${positionals.join(' ')}); see headroom gate --help`,
     );
   const trials = numberFlag('trials', values.trials, { integer: true, min: 2 });
+  const seed = numberFlag('seed', values.seed, { integer: true, min: 0 });
+  const config = await findProjectConfig(process.cwd(), values.config);
+  if (config && values.slowdown !== undefined)
+    throw new UsageInvalidError(
+      '--slowdown slows the reference pipeline; with a project file, change the service',
+    );
   const slowdown = numberFlag('slowdown', values.slowdown, { min: 1 });
   if (values.interleave !== 'concurrent' && values.interleave !== 'alternate')
     throw new UsageInvalidError(`--interleave must be concurrent or alternate (got "${values.interleave}")`);
@@ -62,6 +80,9 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
     suite: values.suite,
     trials,
     against: values.against,
+    aa: values.aa,
+    ...(config ? { config } : {}),
+    ...(seed !== undefined ? { orderSeed: seed } : {}),
     interleave: values.interleave,
     dir: values.dir,
     force: values.force,
@@ -75,7 +96,7 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   if (values.json) await writeFileAtomic(values.json, renderJsonReport(outcome));
   io.stdout(renderMarkdownReport(outcome));
   io.stdout(
-    `\n${overallVerdictLine(outcome)} (${((performance.now() - startedMs) / 1000).toFixed(0)} s; load generator and pipelines share ${run.host.cores} cores)\n`,
+    `\n${overallVerdictLine(outcome)} (${((performance.now() - startedMs) / 1000).toFixed(0)} s; load generator and ${config ? 'services' : 'pipelines'} share ${run.host.cores} cores)\n`,
   );
   return outcome.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
 }

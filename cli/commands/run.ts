@@ -3,6 +3,8 @@ import { writePipelineSample } from '../../analyzer/pipeline-sample-file.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { configuredService } from '../../gate/configured-service.js';
+import { findProjectConfig } from '../../gate/project-config.js';
 import { entryFromRun } from '../../history/history-entry.js';
 import { openHistoryStore } from '../../history/open-history-store.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
@@ -22,6 +24,8 @@ Runs a scenario of the library (auth, api-stress, worker, database, memory-leak,
 against the reference pipeline (started for the run) or --target, and checks its thresholds.
   --profile quick|full    quick: at most 60 s (default); full: the guide's durations
   --target URL            the API to load, e.g. http://127.0.0.1:3000/api/v1
+  --config FILE           start the service of this project file (default ./headroom.config.json
+                          when there is one and no --target) from this checkout, unbuilt, and load it
   --allow-remote          allow a target that is not on loopback
   --store URL             the database scenario's store (default: a temporary SQLite database)
   --inject-leak BYTES     start the reference pipeline with a leak of BYTES per request
@@ -47,6 +51,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
     options: {
       profile: { type: 'string', default: 'quick' },
       target: { type: 'string' },
+      config: { type: 'string' },
       'allow-remote': { type: 'boolean', default: false },
       store: { type: 'string' },
       'inject-leak': { type: 'string' },
@@ -76,26 +81,49 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   if (targetArgs.length && values.target)
     throw new UsageInvalidError('--inject-* and --slowdown change the embedded pipeline: leave out --target');
 
-  const run = await runWithDriver(scenario, values.driver as Driver, {
-    onToolOutput: (line) => io.progress(`${values.driver}: ${line.slice(0, 100)}`),
-    target: values.target,
-    allowRemote: values['allow-remote'],
-    store: values.store,
-    targetArgs,
-    simulators: await loadSimulatorOptions(values),
-    onSample: (p) =>
-      io.progress(
-        `${scenario.name} ${(p.elapsedMs / 1000).toFixed(0)}/${(p.budgetMs / 1000).toFixed(0)} s  window ${p.window}/${p.windows}: ` +
-          `${p.stage} at ${p.concurrency} in flight` +
-          (p.point ? ` → ${p.point.throughputRps.toFixed(1)} rows/s` : '') +
-          (p.combined ? ` → ${p.combined.throughputRps.toFixed(1)} rows/s` : ''),
-      ),
-    onProgress: (p) =>
-      io.progress(
-        `${scenario.name} ${p.phase}  ${(p.elapsedMs / 1000).toFixed(0)}/${(scenario.durationMs / 1000).toFixed(0)} s  ` +
-          `${p.rateRps.toFixed(0)} req/s  p95 ${p.p95Ms.toFixed(1)} ms  errors ${p.errors}  in flight ${p.inFlight}`,
-      ),
-  });
+  // A team's own service: started here from its project file, its process tree sampled from /proc.
+  const config = values.target ? undefined : await findProjectConfig(process.cwd(), values.config);
+  if (config && (values.driver !== 'headroom' || targetArgs.length || scenario.type !== 'http'))
+    throw new UsageInvalidError(
+      `with a project file (${config.file}) run loads your service with the headroom driver, an http scenario and no --inject-*/--slowdown; give --target to load something else`,
+    );
+  const service = config
+    ? await configuredService(config.service, config.rootDir).start('project')
+    : undefined;
+  const serviceOptions = service
+    ? {
+        target: service.baseUrl,
+        setupUsers: false,
+        processRoot: service.pid,
+        metricsUrl: service.metricsUrl,
+      }
+    : {};
+  let run: Awaited<ReturnType<typeof runWithDriver>>;
+  try {
+    run = await runWithDriver(scenario, values.driver as Driver, {
+      onToolOutput: (line) => io.progress(`${values.driver}: ${line.slice(0, 100)}`),
+      target: values.target,
+      allowRemote: values['allow-remote'],
+      store: values.store,
+      targetArgs,
+      simulators: await loadSimulatorOptions(values),
+      onSample: (p) =>
+        io.progress(
+          `${scenario.name} ${(p.elapsedMs / 1000).toFixed(0)}/${(p.budgetMs / 1000).toFixed(0)} s  window ${p.window}/${p.windows}: ` +
+            `${p.stage} at ${p.concurrency} in flight` +
+            (p.point ? ` → ${p.point.throughputRps.toFixed(1)} rows/s` : '') +
+            (p.combined ? ` → ${p.combined.throughputRps.toFixed(1)} rows/s` : ''),
+        ),
+      onProgress: (p) =>
+        io.progress(
+          `${scenario.name} ${p.phase}  ${(p.elapsedMs / 1000).toFixed(0)}/${(scenario.durationMs / 1000).toFixed(0)} s  ` +
+            `${p.rateRps.toFixed(0)} req/s  p95 ${p.p95Ms.toFixed(1)} ms  errors ${p.errors}  in flight ${p.inFlight}`,
+        ),
+      ...serviceOptions,
+    });
+  } finally {
+    await service?.stop();
+  }
   io.endProgress();
   if (values.out) await writeRunResult(values.out, run.result);
   if (values['sample-out']) {

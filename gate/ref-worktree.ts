@@ -22,15 +22,25 @@ export interface RefWorktree {
 
 const git = (cwd: string, args: string[]) => promisify(execFile)('git', args, { cwd, maxBuffer: 16 << 20 });
 
+/** A git ref checked out (not built) in a temporary worktree. */
+export interface RefCheckout {
+  ref: string;
+  commit: string;
+  dir: string;
+  /** The top folder of the repository it came from. */
+  top: string;
+  /** Removes the worktree; safe to call twice. */
+  close(): Promise<void>;
+}
+
 /**
  * Checks out `ref` into a temporary `git worktree` beside nothing the user owns (the system's temp
- * folder), provides node_modules — a symbolic link to the head's when both lockfiles are identical
- * (no install, no network), else `npm ci` — and runs `npm run build` there.
+ * folder). `repoDir` is any folder inside the repository.
  */
-export async function buildRefWorktree(
+export async function checkoutRef(
   ref: string,
   opts: { repoDir?: string; onProgress?: (line: string) => void } = {},
-): Promise<RefWorktree> {
+): Promise<RefCheckout> {
   const cwd = opts.repoDir ?? process.cwd();
   let top: string;
   let commit: string;
@@ -61,6 +71,24 @@ export async function buildRefWorktree(
     opts.onProgress?.(`checking out ${ref} (${commit.slice(0, 12)}) in ${dir}`);
     await git(top, ['worktree', 'add', '--detach', dir, commit]);
     added = true;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { ref, commit, dir, top, close };
+}
+
+/**
+ * Checks out `ref` (see checkoutRef), provides node_modules — a symbolic link to the head's when
+ * both lockfiles are identical (no install, no network), else `npm ci` — and runs `npm run build`
+ * there: headroom's own build, whose reference pipeline the gate then starts.
+ */
+export async function buildRefWorktree(
+  ref: string,
+  opts: { repoDir?: string; onProgress?: (line: string) => void } = {},
+): Promise<RefWorktree> {
+  const { commit, dir, top, close } = await checkoutRef(ref, opts);
+  try {
     const sameLock = await sameFile(path.join(top, 'package-lock.json'), path.join(dir, 'package-lock.json'));
     let install: RefWorktree['install'];
     if (sameLock && existsSync(path.join(top, 'node_modules'))) {
