@@ -98,7 +98,7 @@ let chartJsSource: string | undefined;
  * Chart.js's UMD build, read once. chart.js does not export its dist/ files, so the file is found
  * beside the package's CommonJS entry, which resolves from src/ and from the built dist/ alike.
  */
-function chartJs(): string {
+export function chartJs(): string {
   if (chartJsSource === undefined) {
     const entry = createRequire(import.meta.url).resolve('chart.js');
     const source = readFileSync(path.join(path.dirname(entry), 'chart.umd.js'), 'utf8');
@@ -128,7 +128,7 @@ function scriptJson(value: unknown): string {
 }
 
 /** Script text that cannot end its <script> element early. */
-function scriptText(source: string): string {
+export function scriptText(source: string): string {
   return source.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 

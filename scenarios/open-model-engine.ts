@@ -76,6 +76,7 @@ class ArrivalModel implements LoadModel {
       }
       if (this.executor.inFlight >= this.maxInFlight) {
         this.dropped++;
+        this.executor.recorder.recordDropped();
       } else {
         this.executor.startIteration(this.nextAtMs);
         this.started++;

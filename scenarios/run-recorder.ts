@@ -12,6 +12,27 @@ export interface RunProgress {
   requests: number;
   errors: number;
   inFlight: number;
+  /** The second that just closed, in more detail, for a live dashboard. */
+  live?: LiveSecond;
+}
+
+/** What a live view draws of one second: rates, this second's percentiles, and the steps so far. */
+export interface LiveSecond {
+  /** Index of the second since the start of the load (0 is the first). */
+  tSec: number;
+  /** Requests sent this second, and arrivals dropped (open model, beyond maxInFlight): intended = both. */
+  sentRps: number;
+  droppedRps: number;
+  /** Latency percentiles of the requests finished this second (null when none finished). */
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  /** Per step, so far: requests and latency percentiles. */
+  steps: Array<{ name: string; requests: number; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null }>;
+  /** Failures by class so far. */
+  errorsByClass: Record<string, number>;
+  meanLagMs: number;
+  maxLagMs: number;
 }
 
 class StepRecord {
@@ -37,6 +58,8 @@ export class RunRecorder {
   private nextSecondAtMs: number;
   private secondRequests = 0;
   private secondErrors = 0;
+  private secondSent = 0;
+  private secondDropped = 0;
   private totalFinished = 0;
   private totalErrors = 0;
   private lagSumMs = 0;
@@ -61,10 +84,16 @@ export class RunRecorder {
   /** A request of step `stepIndex` went out `lagMs` after its intended send time. */
   recordSent(stepIndex: number, lagMs: number): void {
     this.steps[stepIndex]!.requests++;
+    this.secondSent++;
     const lag = Math.max(lagMs, 0);
     this.lagSumMs += lag;
     this.lagCount++;
     if (lag > this.lagMaxMs) this.lagMaxMs = lag;
+  }
+
+  /** An arrival of the open model was dropped: as many iterations as allowed were in flight. */
+  recordDropped(): void {
+    this.secondDropped++;
   }
 
   /** A response arrived (any status); `errorClass` is set when its status is a failure. */
@@ -107,10 +136,14 @@ export class RunRecorder {
       });
       this.nextSecondAtMs += 1_000;
       const rateRps = this.secondRequests;
+      // Read before the reset, and only for the second a progress call will report.
+      const live = this.onProgress && nowMs < this.nextSecondAtMs ? this.liveSecond() : undefined;
       this.secondRequests = 0;
       this.secondErrors = 0;
+      this.secondSent = 0;
+      this.secondDropped = 0;
       this.second.reset();
-      if (this.onProgress && nowMs < this.nextSecondAtMs) {
+      if (this.onProgress && live) {
         this.onProgress({
           elapsedMs: nowMs - this.startMs,
           rateRps,
@@ -118,9 +151,37 @@ export class RunRecorder {
           requests: this.totalFinished,
           errors: this.totalErrors,
           inFlight: this.inFlight(),
+          live,
         });
       }
     }
+  }
+
+  /** The second that is closing, read once a second: a few percentile look-ups, nothing per request. */
+  private liveSecond(): LiveSecond {
+    const pct = (h: LatencyHistogram, p: number) => (h.count === 0 ? null : round3(h.percentileMs(p)));
+    const errorsByClass: Record<string, number> = {};
+    for (const step of this.steps) {
+      for (const [cls, n] of Object.entries(step.errors)) errorsByClass[cls] = (errorsByClass[cls] ?? 0) + n;
+    }
+    return {
+      tSec: this.points.length - 1,
+      sentRps: this.secondSent,
+      droppedRps: this.secondDropped,
+      p50Ms: pct(this.second, 50),
+      p95Ms: pct(this.second, 95),
+      p99Ms: pct(this.second, 99),
+      steps: this.steps.map((s) => ({
+        name: s.name,
+        requests: s.requests,
+        p50Ms: pct(s.latency, 50),
+        p95Ms: pct(s.latency, 95),
+        p99Ms: pct(s.latency, 99),
+      })),
+      errorsByClass,
+      meanLagMs: round3(this.meanLagMs),
+      maxLagMs: round3(this.lagMaxMs),
+    };
   }
 
   /** Time until the current second closes, for the caller's once-a-second wake. */

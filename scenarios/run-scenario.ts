@@ -17,7 +17,7 @@ import { runMetrics } from './run-metrics.js';
 import type { RunProgress } from './run-recorder.js';
 import type { RunResult } from './run-result.js';
 import { type SetupUser, setupUsers } from './scenario-setup.js';
-import { startServerSampler } from './server-sampler.js';
+import { type ServerSample, startServerSampler } from './server-sampler.js';
 import { evaluateThresholds, type ThresholdOutcome } from './threshold.js';
 import { runWorkerScenario } from './worker-runner.js';
 
@@ -32,6 +32,8 @@ export interface RunScenarioOptions {
   targetArgs?: string[];
   signal?: AbortSignal;
   onProgress?: (progress: RunProgress & { phase: string }) => void;
+  /** Each reading of the target's /metrics as it is taken (a live view's server charts). */
+  onServerSample?: (sample: ServerSample) => void;
   /** The simulated world of the pipeline scenario (site latency, LLM speed and rate limits…). */
   simulators?: SimulatorsOptions;
   /** Progress of the pipeline scenario's sampler, window by window. */
@@ -107,7 +109,7 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
         ? []
         : await setupUsers(apiUrl, Math.max(1, scenario.setup.users), randomUUID().slice(0, 8));
     const metricsUrl = opts.metricsUrl === undefined ? `${apiUrl}/metrics` : opts.metricsUrl;
-    const sampler = metricsUrl ? startServerSampler(metricsUrl, { signal: opts.signal }) : undefined;
+    const sampler = metricsUrl ? startServerSampler(metricsUrl, { signal: opts.signal, onSample: opts.onServerSample }) : undefined;
     const treeSampler =
       opts.processRoot !== undefined ? startProcessTreeSampler(opts.processRoot) : undefined;
     let result: RunResult;

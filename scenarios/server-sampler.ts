@@ -68,7 +68,7 @@ function sum(
  */
 export function startServerSampler(
   metricsUrl: string,
-  opts: { intervalMs?: number; signal?: AbortSignal } = {},
+  opts: { intervalMs?: number; signal?: AbortSignal; onSample?: (sample: ServerSample) => void } = {},
 ): { stop(): Promise<ServerSample[]> } {
   const intervalMs = opts.intervalMs ?? 1_000;
   const samples: ServerSample[] = [];
@@ -94,7 +94,7 @@ export function startServerSampler(
     if (cpuSeconds !== null) previousCpu = { seconds: cpuSeconds, atMs };
     const poolTotal = sum(lines, 'headroom_db_pool_connections', (l) => l.state === 'total');
     const poolIdle = sum(lines, 'headroom_db_pool_connections', (l) => l.state === 'idle');
-    samples.push({
+    const sample: ServerSample = {
       tSec: Math.round((atMs - startMs) / 100) / 10,
       cpuPercent,
       heapUsedBytes: sum(lines, 'nodejs_heap_size_used_bytes'),
@@ -104,7 +104,9 @@ export function startServerSampler(
       queueActive: sum(lines, 'headroom_queue_jobs', (l) => l.state === 'active'),
       poolInUse: poolTotal === null || poolIdle === null ? null : poolTotal - poolIdle,
       poolWaiting: sum(lines, 'headroom_db_pool_connections', (l) => l.state === 'waiting'),
-    });
+    };
+    samples.push(sample);
+    opts.onSample?.(sample);
   };
   const loop = (async () => {
     while (running && !opts.signal?.aborted) {

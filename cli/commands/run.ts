@@ -1,6 +1,12 @@
 import { parseArgs } from 'node:util';
 import { writePipelineSample } from '../../analyzer/pipeline-sample-file.js';
 import { writeFileAtomic } from '../../atomic-file.js';
+import {
+  dashboardFeed,
+  endEvent,
+  startDashboard,
+  thresholdSources,
+} from '../../dashboard/dashboard-server.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { configuredService } from '../../gate/configured-service.js';
@@ -15,6 +21,7 @@ import { runMetrics } from '../../scenarios/run-metrics.js';
 import { writeRunResult } from '../../scenarios/run-result.js';
 import type { ScenarioRun } from '../../scenarios/run-scenario.js';
 import type { CliIo } from '../cli-io.js';
+import { numberFlag } from '../flag-value.js';
 import { renderSampleTable } from '../pipeline-sample-table.js';
 import { loadSimulatorOptions, simulatorFlags } from '../simulator-flags.js';
 
@@ -33,6 +40,9 @@ against the reference pipeline (started for the run) or --target, and checks its
   --slowdown F            start it with request CPU multiplied by F
   --out FILE              write the run result (versioned JSON with HDR histograms)
   --html FILE             write a self-contained HTML report of the run (charts, no network)
+  --dashboard[=PORT]      serve a live page of the run on 127.0.0.1 (a free port, or PORT; every
+                          interface with --allow-remote) and print its address
+  --dashboard-linger S    keep serving the page (and the HTML report) S seconds after the run
   --record                add the run to the result history, with git's commit and branch here
   --history-store URL     the history to add it to (default sqlite:.headroom/history.db)
   --json                  print the run result as JSON
@@ -46,7 +56,8 @@ Exit codes: 0 thresholds passed, 1 a threshold failed, 2 usage or input error, 3
 
 export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    // A bare --dashboard asks for a free port.
+    args: argv.map((a) => (a === '--dashboard' ? '--dashboard=0' : a)),
     allowPositionals: true,
     options: {
       profile: { type: 'string', default: 'quick' },
@@ -63,6 +74,8 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
       driver: { type: 'string', default: 'headroom' },
       'sample-out': { type: 'string' },
       record: { type: 'boolean', default: false },
+      dashboard: { type: 'string' },
+      'dashboard-linger': { type: 'string', default: '0' },
       'history-store': { type: 'string' },
       ...simulatorFlags,
     },
@@ -87,8 +100,28 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
     throw new UsageInvalidError(
       `with a project file (${config.file}) run loads your service with the headroom driver, an http scenario and no --inject-*/--slowdown; give --target to load something else`,
     );
+  const lingerS = numberFlag('dashboard-linger', values['dashboard-linger'], { min: 0, max: 3600 }) ?? 0;
+  const dashboard =
+    values.dashboard === undefined
+      ? undefined
+      : await startDashboard({
+          port: numberFlag('dashboard', values.dashboard, { min: 0, max: 65_535, integer: true }),
+          allowRemote: values['allow-remote'],
+          meta: {
+            title: `headroom run ${scenario.name}`,
+            subtitle: `${scenario.name} (${scenario.profile}) against ${values.target ?? (config ? `the service of ${config.file}` : 'the reference pipeline')}`,
+            thresholds: thresholdSources(scenario.thresholds),
+          },
+        });
+  if (dashboard) io.stderr(`dashboard: ${dashboard.url}\n`);
+  const feed = dashboard ? dashboardFeed(dashboard) : undefined;
   const service = config
-    ? await configuredService(config.service, config.rootDir).start('project')
+    ? await configuredService(config.service, config.rootDir)
+        .start('project')
+        .catch(async (err: unknown) => {
+          await dashboard?.close();
+          throw err;
+        })
     : undefined;
   const serviceOptions = service
     ? {
@@ -114,13 +147,19 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
             (p.point ? ` → ${p.point.throughputRps.toFixed(1)} rows/s` : '') +
             (p.combined ? ` → ${p.combined.throughputRps.toFixed(1)} rows/s` : ''),
         ),
-      onProgress: (p) =>
+      onProgress: (p) => {
+        feed?.onProgress(p);
         io.progress(
           `${scenario.name} ${p.phase}  ${(p.elapsedMs / 1000).toFixed(0)}/${(scenario.durationMs / 1000).toFixed(0)} s  ` +
             `${p.rateRps.toFixed(0)} req/s  p95 ${p.p95Ms.toFixed(1)} ms  errors ${p.errors}  in flight ${p.inFlight}`,
-        ),
+        );
+      },
+      onServerSample: feed?.onServerSample,
       ...serviceOptions,
     });
+  } catch (err) {
+    await dashboard?.close();
+    throw err;
   } finally {
     await service?.stop();
   }
@@ -130,9 +169,19 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
     if (!run.sample) throw new UsageInvalidError('--sample-out needs the pipeline scenario');
     await writePipelineSample(values['sample-out'], run.sample);
   }
-  if (values.html) {
-    const document = runReportDocument(run.result, { thresholds: run.thresholds });
-    await writeFileAtomic(values.html, renderHtmlReport(document));
+  const reportHtml =
+    values.html || dashboard
+      ? renderHtmlReport(runReportDocument(run.result, { thresholds: run.thresholds }))
+      : '';
+  if (values.html) await writeFileAtomic(values.html, reportHtml);
+  if (dashboard) {
+    dashboard.setReport(reportHtml);
+    dashboard.publish(endEvent(run, true));
+    if (lingerS > 0) {
+      io.stderr(`dashboard: ${dashboard.url} (the run is over; serving it ${lingerS} s more)\n`);
+      await new Promise((resolve) => setTimeout(resolve, lingerS * 1000));
+    }
+    await dashboard.close();
   }
   io.stdout(values.json ? `${JSON.stringify(run.result)}\n` : renderRun(run));
   if (values.record) {
