@@ -47,6 +47,42 @@ describe('headroom report', () => {
     expect(await readFile(out, 'utf8')).toContain('<caption>Thresholds</caption>');
   });
 
+  it('serves a saved run as the live page would have shown it, every second and the end, then stops', async () => {
+    const io = capturedIo();
+    const serving = main(
+      [
+        'report',
+        runFile,
+        '--out',
+        path.join(dir, 'served.html'),
+        '--scenario',
+        'auth',
+        '--serve',
+        '--serve-for',
+        '3',
+      ],
+      io,
+    );
+    for (let i = 0; i < 100 && !/serving http/.test(io.out); i++) await new Promise((r) => setTimeout(r, 50));
+    const url = /serving (http:\/\/127\.0\.0\.1:\d+\/) for 3 s/.exec(io.out)?.[1];
+    expect(url, io.out).toBeDefined();
+    const [page, report] = await Promise.all([
+      fetch(url!).then((r) => r.text()),
+      fetch(`${url}report`).then((r) => r.text()),
+    ]);
+    expect(page).toContain('<title>headroom run auth (saved) — live</title>');
+    expect(report).toContain('<h1>headroom run: auth (quick)</h1>');
+    // The stream ends when the serving does: every event a page would replay, in order.
+    const events = (await fetch(`${url}events`).then((r) => r.text()))
+      .split('\n\n')
+      .filter((f) => f.startsWith('id: '))
+      .map((f) => JSON.parse(f.split('\ndata: ')[1]!) as { type: string });
+    const saved = JSON.parse(await readFile(runFile, 'utf8'));
+    expect(events.filter((e) => e.type === 'second')).toHaveLength(saved.timeSeries.length);
+    expect(events.at(-1)).toMatchObject({ type: 'end', report: true });
+    expect(await serving).toBe(0);
+  });
+
   it('exits 2 naming the file when it is not a run result', async () => {
     const bad = path.join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ kind: 'headroom.run-result', version: 1, steps: 'none' }));
