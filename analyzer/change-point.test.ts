@@ -105,7 +105,10 @@ describe('change points on seeded series with known answers', () => {
       }
       const at: number[] = [];
       let sum = 0;
-      for (const l of levels.slice(0, -1)) at.push((sum += l.length));
+      for (const l of levels.slice(0, -1)) {
+        sum += l.length;
+        at.push(sum);
+      }
       const changes = findChangePoints(series(random, levels, noise), { seed: s });
       truths += at.length;
       found += at.filter((t) => changes.some((c) => Math.abs(c.index - t) <= 1)).length;

@@ -119,7 +119,7 @@ function seriesReport(
         c.worse && Math.abs(c.change) >= threshold && (c.change > 0 ? c.changeLow > 0 : c.changeHigh < 0),
     }),
   );
-  const creep = analysis.creep && analysis.creep.steps.some(isNew) ? analysis.creep : null;
+  const creep = analysis.creep?.steps.some(isNew) ? analysis.creep : null;
   return { scenario, metric, host, threshold, points, changes, creep };
 }
 

@@ -28,7 +28,13 @@ export interface LiveSecond {
   p95Ms: number | null;
   p99Ms: number | null;
   /** Per step, so far: requests and latency percentiles. */
-  steps: Array<{ name: string; requests: number; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null }>;
+  steps: Array<{
+    name: string;
+    requests: number;
+    p50Ms: number | null;
+    p95Ms: number | null;
+    p99Ms: number | null;
+  }>;
   /** Failures by class so far. */
   errorsByClass: Record<string, number>;
   meanLagMs: number;

@@ -109,7 +109,9 @@ export async function runScenario(scenario: Scenario, opts: RunScenarioOptions =
         ? []
         : await setupUsers(apiUrl, Math.max(1, scenario.setup.users), randomUUID().slice(0, 8));
     const metricsUrl = opts.metricsUrl === undefined ? `${apiUrl}/metrics` : opts.metricsUrl;
-    const sampler = metricsUrl ? startServerSampler(metricsUrl, { signal: opts.signal, onSample: opts.onServerSample }) : undefined;
+    const sampler = metricsUrl
+      ? startServerSampler(metricsUrl, { signal: opts.signal, onSample: opts.onServerSample })
+      : undefined;
     const treeSampler =
       opts.processRoot !== undefined ? startProcessTreeSampler(opts.processRoot) : undefined;
     let result: RunResult;
