@@ -89,7 +89,7 @@ describe.each(Object.keys(SERVICES) as (keyof typeof SERVICES)[])(
       expect(overallVerdictLine(outcome)).toContain('latency:compute.p50');
     });
 
-    it('fails the resources gate for a head that holds twice the memory per request', async () => {
+    it('fails the resources gate for a head that keeps twice the memory per request', async () => {
       const { outcome } = await gateHead(kind, 'memory');
       expect(outcome.passed).toBe(false);
       expect(failedFigures(outcome)).toContain('process.rss_peak_bytes');
