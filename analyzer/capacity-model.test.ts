@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { SampleUnusableError } from '../errors.js';
 import { normalQuantile } from '../pipeline/sim/normal-quantile.js';
-import { capacityFromSample, rateLimitedSeconds, slowestOfLognormalS } from './capacity-model.js';
+import {
+  capacityFromSample,
+  combinedRateInterval,
+  rateLimitedSeconds,
+  slowestOfLognormalS,
+} from './capacity-model.js';
 import { capacityReportProblems } from './capacity-report.js';
 import type { HostProfile } from './host-profile.js';
 import type { CombinedWindow, PipelineSample, StageName, StagePoint } from './pipeline-sample.js';
@@ -273,6 +278,112 @@ describe('capacity model from a sample', () => {
     expect(() => capacityFromSample(s, { rows: 10 })).toThrow(
       /\/stages\/2 \(ai\): no point finished any rows/,
     );
+  });
+});
+
+describe('issue 14: forecasts that hold on any world', () => {
+  it('charges prompt + completion tokens against a tokens/min limit, and names the tier the target needs', () => {
+    // 1,200,000 tokens/min ÷ (290 prompt + 120 completion) = 2,926.8 messages/min = 48.78 rows/s,
+    // not the 1,200,000 ÷ 120 ÷ 60 = 166.7 rows/s the completion alone would give.
+    const s = sample({ tokens: { prompt: 290, completion: 120, messages: 20_000 } });
+    s.world.llmTpm = 1_200_000;
+    const report = capacityFromSample(s, { rows: 30_000, targetRateRps: 100 });
+    expect(report.inputs.llm.tokensPerMessage).toBe(410);
+    expect(report.inputs.llm.promptTokensPerMessage).toBe(290);
+    expect(report.forecast.bottleneck.kind).toBe('llm-tpm');
+    expect(report.forecast.bottleneck.rateRps).toBeCloseTo(1_200_000 / 60 / 410, 6);
+    expect(report.forecast.bottleneck.explanation).toContain('÷ 410 tokens per message');
+    // 100 rows/s × 60 × 410 tokens = 2,460,000 tokens/min: above the limit, a higher tier.
+    expect(report.target!.llm).toMatchObject({ tpmNeeded: 2_460_000, sufficient: false });
+    expect(report.forecast.bottleneck.advice).toContain('2,460,000 tokens/min');
+    // 30,000 rows under 2,926.8 per sliding minute: 10 whole minutes, then 731.7 rows at 1,950/s.
+    const perMinute = 1_200_000 / 410;
+    expect(report.forecast.totalS - report.forecast.fillAndDrainS.value).toBeCloseTo(
+      600 + (30_000 - 10 * perMinute) / 1950,
+      6,
+    );
+  });
+
+  it('takes tokens per message from the AI windows when there is no combined window', () => {
+    const s = sample();
+    s.world.llmTpm = 600_000;
+    const ai = s.stages.find((m) => m.stage === 'ai')!;
+    ai.points[0]!.tokens = { prompt: 300, completion: 100, messages: 100 };
+    ai.points[1]!.tokens = { prompt: 300, completion: 140, messages: 300 };
+    const report = capacityFromSample(s, { rows: 10_000 });
+    // (100 × 400 + 300 × 440) ÷ 400 = 430 tokens per message.
+    expect(report.inputs.llm.tokensPerMessage).toBeCloseTo(430, 9);
+    expect(report.forecast.bottleneck.rateRps).toBeCloseTo(600_000 / 60 / 430, 6);
+  });
+
+  it('says so when an old sample knows only the completion length', () => {
+    const s = sample({});
+    s.world.llmTpm = 1_200_000;
+    const report = capacityFromSample(s, { rows: 10_000 });
+    expect(report.inputs.llm.tokensPerMessage).toBe(120);
+    expect(report.notes.join('\n')).toMatch(/does not record the tokens a message really costs/);
+  });
+
+  it('names a configured concurrency outside the measured levels, in the notes and in report.json', () => {
+    // AI measured at N = 100…1,600; the pipeline is configured at 4,000.
+    const report = capacityFromSample(sample({}), { rows: 10_000 });
+    const ai = report.stages.find((st) => st.stage === 'ai')!;
+    expect(ai.concurrency).toBe(4000);
+    expect(ai.measuredConcurrency).toEqual({ min: 100, max: 1600, outside: true });
+    expect(report.stages.find((st) => st.stage === 'scrape')!.measuredConcurrency?.outside).toBe(false);
+    expect(report.notes).toContainEqual(
+      expect.stringMatching(/^ai: the configured concurrency N=4,000 lies outside the measured N=100…1,600/),
+    );
+    expect(capacityReportProblems(report)).toEqual([]);
+  });
+
+  it('evaluates a stage at its configured concurrency even without a combined window', () => {
+    const s = sample();
+    s.configured = { ingest: 2, scrape: 1500, ai: 800, write: 4 };
+    const report = capacityFromSample(s, { rows: 10_000 });
+    const ai = report.stages.find((st) => st.stage === 'ai')!;
+    // Not the largest measured (1,600): 800 ÷ 2 s = 400 rows/s.
+    expect(ai.concurrency).toBe(800);
+    expect(ai.capacityRps.value).toBeCloseTo(400, 6);
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'ai' });
+  });
+
+  it("gives the forecast an interval from the combined window's own seconds", () => {
+    // 20 s steady from 10 s: 2,000 rows/s in the first half, 1,900 in the second, marks every 0.5 s.
+    const timeline: NonNullable<CombinedWindow['timeline']> = [];
+    let finished = 0;
+    for (let t = 0.5; t <= 31; t += 0.5) {
+      if (t > 10) finished += (t <= 20 ? 2000 : 1900) * 0.5 + (Math.round(t * 2) % 3) * 10;
+      timeline.push({ tS: t, finished: Math.round(finished), scrapeActive: 1500, aiActive: 3900 });
+    }
+    const combined = { throughputRps: 1950, steadyFromS: 10, windowS: 20, timeline };
+    const interval = combinedRateInterval({ ...sample(combined).combined! }, 'test')!;
+    // The halves (≈ 2,010 and 1,910 rows/s before centring on 1,950) bound it; the seconds' spread is small.
+    expect(interval.low).toBeLessThan(1950);
+    expect(interval.high).toBeGreaterThan(1950);
+    expect(interval.low).toBeGreaterThan(1800);
+    expect(interval.high).toBeLessThan(2100);
+    expect(interval.source).toMatch(/bootstrap over its 20 seconds/);
+    const report = capacityFromSample(sample(combined), { rows: 500_000 });
+    const f = report.forecast;
+    expect(f.interval).not.toBeNull();
+    expect(f.interval!.lowS).toBeLessThan(f.totalS);
+    expect(f.interval!.highS).toBeGreaterThan(f.totalS);
+    expect(f.interval!.highS).toBeCloseTo(500_000 / interval.low + f.fillAndDrainS.value, 6);
+    expect(capacityReportProblems(report)).toEqual([]);
+  });
+
+  it('counts rows held by hanging sites in the drain: the slowest row waits out the timeout', () => {
+    // Scrape binds (200 slots ÷ 0.35 s = 571 rows/s); 5 % faults, 2 % of rows hang: of 200 in flight
+    // about 4 do, so the last of them ends at the scraper's 20 s total timeout + a retry.
+    const s = sample();
+    s.configured = { ingest: 2, scrape: 200, ai: 4000, write: 4 };
+    s.world = { ...s.world, siteLatencyMedianMs: 300, siteLatencySigma: 0.5, faultRate: 0.05 };
+    const report = capacityFromSample(s, { rows: 10_000 });
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'scrape' });
+    expect(report.forecast.fillAndDrainS.source).toMatch(/total timeout 20 s/);
+    const clean = capacityFromSample({ ...s, world: { ...s.world, faultRate: 0 } }, { rows: 10_000 });
+    expect(report.forecast.fillAndDrainS.value - clean.forecast.fillAndDrainS.value).toBeGreaterThan(15);
   });
 });
 

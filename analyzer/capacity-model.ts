@@ -1,5 +1,6 @@
 import { SampleUnusableError } from '../errors.js';
 import { normalQuantile } from '../pipeline/sim/normal-quantile.js';
+import { SeededRandom } from '../pipeline/sim/seeded-random.js';
 import {
   type Bottleneck,
   CAPACITY_REPORT_KIND,
@@ -14,11 +15,13 @@ import {
 } from './capacity-report.js';
 import type { HostProfile } from './host-profile.js';
 import {
+  heldRowSeconds,
   PIPELINE_SAMPLE_KIND,
-  PIPELINE_SAMPLE_VERSION,
+  PIPELINE_SAMPLE_VERSIONS_READ,
   type PipelineSample,
   type StageName,
   type StagePoint,
+  type TokensPerMessage,
 } from './pipeline-sample.js';
 import { fitUsl, type UslFit, uslConcurrencyFor, uslThroughput } from './usl-fit.js';
 
@@ -66,6 +69,8 @@ export interface ModelStage {
   fit: UslFit | null;
   /** Configured rows in flight per process. */
   concurrency: number;
+  /** Lowest and highest concurrency measured (measured mode); the configured one may lie outside. */
+  measuredRange?: { min: number; max: number };
   /** Rows/s one process finishes in this stage at concurrency `n`. */
   ratePerProcess(n: number): number;
   /** Whether raising concurrency raises this stage's rate (false: a fixed per-process rate). */
@@ -114,10 +119,25 @@ export interface CapacityModelInput {
   usableCpuUtilisation: Traced;
   coresPerProcess: Traced | null;
   usableMemoryFraction: number;
-  llm: { rpm: number | null; tpm: number | null; tokensPerMessage: number | null; source: string };
+  /**
+   * The provider's limits. `tokensPerMessage` is what one message costs against tokens/min: prompt +
+   * completion (the provider charges both); `promptTokensPerMessage` is the prompt's share, when known.
+   */
+  llm: {
+    rpm: number | null;
+    tpm: number | null;
+    tokensPerMessage: number | null;
+    promptTokensPerMessage?: number | null;
+    source: string;
+  };
   fillS: Traced;
   /** The rate measured with every stage at once at exactly the configured concurrency on `host`. */
   measuredRate: Traced | null;
+  /**
+   * How far that rate can be trusted: the 90 % interval of the combined window's rate from its own
+   * variation (a bootstrap over its seconds); null when there is no combined window to resample.
+   */
+  measuredRateInterval?: { low: number; high: number; source: string } | null;
   /**
    * Per stage, the time the slowest of the last rows in flight takes in it (the tail of the stage's
    * latency, not its mean): what the drain at the end of a run waits for. Absent: the drain is
@@ -147,7 +167,19 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     const at = (i: number) => `${source}: stages.${name} point N=${usable[i]!.concurrency}`;
     const fit = fitUsl(usable.map((p) => ({ concurrency: p.concurrency, throughputRps: p.throughputRps })));
     const largest = Math.max(...usable.map((p) => p.concurrency));
-    const concurrency = opts.concurrency?.[name] ?? combined?.concurrency[name] ?? largest;
+    const smallest = Math.min(...usable.map((p) => p.concurrency));
+    const configuredN = opts.concurrency?.[name] ?? sample.configured?.[name] ?? combined?.concurrency[name];
+    if (configuredN === undefined)
+      notes.push(
+        `${name}: the sample does not say the configured concurrency (a version 1 sample without a combined window): evaluated at the largest measured, N=${fmt(largest)}.`,
+      );
+    const concurrency = configuredN ?? largest;
+    // Measured in a separate window per level, so a level within 5 % of the configured one is
+    // taken as the configured one; beyond that the curve is read outside what was measured.
+    if (concurrency > largest * 1.05 || concurrency < smallest / 1.05)
+      notes.push(
+        `${name}: the configured concurrency N=${fmt(concurrency)} lies outside the measured N=${fmt(smallest)}…${fmt(largest)}: its rate there is the fitted curve's extrapolation${combined ? ' (the combined window ran at it)' : ''}.`,
+      );
     const near = nearestPoint(usable, concurrency);
     const point = usable[near]!;
     const littleAt = (i: number): Traced => ({
@@ -169,6 +201,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
       })),
       fit,
       concurrency,
+      measuredRange: { min: smallest, max: largest },
       ratePerProcess: (n) => uslThroughput(fit, n),
       scalesWithConcurrency: true,
       ceilingPerProcessRps: fit.ceilingRps,
@@ -230,6 +263,8 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
   let coresPerProcess: Traced = { value: 1, source: 'one Node event loop per process runs on one core' };
   let measuredRate: Traced | null = null;
   const processes = opts.processes ?? 1;
+  const tokens = tokensPerMessage(sample, source);
+  if (tokens.note) notes.push(tokens.note);
   const configured = (s: ModelStage) => (combined ? combined.concurrency[s.stage] === s.concurrency : false);
   if (combined && processes === 1 && stages.every(configured)) {
     measuredRate = {
@@ -241,11 +276,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     // then the usable CPU under contention, which no isolated stage measurement can show; using it
     // makes the CPU ceiling on this host equal to what the combined window achieved.
     const stageCeiling = Math.min(...stages.map((s) => s.ratePerProcess(s.concurrency)));
-    const llmCeiling = llmBoundRps(
-      sample.world.llmRpm,
-      sample.world.llmTpm,
-      sample.world.llmTokensPerMessage,
-    );
+    const llmCeiling = llmBoundRps(sample.world.llmRpm, sample.world.llmTpm, tokens.total);
     const modelled = Math.min(stageCeiling, llmCeiling ?? Number.POSITIVE_INFINITY);
     if (combined.throughputRps < COMBINED_SHORTFALL * modelled && combined.cpuSecondsPerRow > 0) {
       const processCores = combined.throughputRps * combined.cpuSecondsPerRow;
@@ -342,11 +373,13 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     llm: {
       rpm: sample.world.llmRpm ?? null,
       tpm: sample.world.llmTpm ?? null,
-      tokensPerMessage: sample.world.llmTokensPerMessage ?? null,
-      source: `${source}: the simulated LLM's settings`,
+      tokensPerMessage: tokens.total,
+      promptTokensPerMessage: tokens.prompt,
+      source: `${source}: the simulated LLM's limits; tokens per message ${tokens.source}`,
     },
     fillS,
     measuredRate,
+    measuredRateInterval: measuredRate && combined ? combinedRateInterval(combined, source) : null,
     drainTails: drainTails(sample, stages, source),
     combined: combined
       ? {
@@ -364,7 +397,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
 export function hostSpecFromProfile(profile: HostProfile): HostSpec {
   return {
     name: profile.name,
-    simulatorsOnHost: false,
+    simulatorsOnHost: profile.colocatedSimulators ?? false,
     cpuModel: profile.cpuModel,
     cores: profile.cores,
     memoryBytes: profile.memoryBytes,
@@ -376,9 +409,9 @@ function checkSample(sample: PipelineSample, source: string): void {
   const problems: string[] = [];
   if (sample.kind !== PIPELINE_SAMPLE_KIND)
     problems.push(`kind is ${JSON.stringify(sample.kind)}, expected "${PIPELINE_SAMPLE_KIND}"`);
-  else if (sample.version !== PIPELINE_SAMPLE_VERSION)
+  else if (!PIPELINE_SAMPLE_VERSIONS_READ.includes(sample.version))
     problems.push(
-      `version ${JSON.stringify(sample.version)}: this headroom reads version ${PIPELINE_SAMPLE_VERSION}`,
+      `version ${JSON.stringify(sample.version)}: this headroom reads versions ${PIPELINE_SAMPLE_VERSIONS_READ.join(' and ')}`,
     );
   if (!Array.isArray(sample.stages) || sample.stages.length === 0)
     problems.push('/stages: no stage was measured');
@@ -464,6 +497,14 @@ function drainTails(
           `${source}: world, sites lognormal(median ${fmt(world.siteLatencyMedianMs)} ms, σ ${fmt(sigma, 2)}): ` +
           `the slowest of ${fmt(scrape.concurrency)} pages in flight ≈ its ${fmt(slowest.quantile * 100, 2)} % quantile = ${fmt(slowest.seconds, 2)} s`,
       };
+      // Rows that hit a hanging site hold their slot until the scraper gives up and retries: with
+      // enough of them among the last rows in flight, the slowest row is one of those.
+      const held = heldRowSeconds(world);
+      if (held && scrape.concurrency * held.share >= 0.5 && held.seconds > slowest.seconds)
+        tails.scrape = {
+          value: held.seconds,
+          source: `${source}: world, ${fmt(held.share * 100, 2)} % of rows hang (fault rate ${fmt((world.faultRate ?? 0) * 100, 1)} %) among ${fmt(scrape.concurrency)} in flight: ${held.source}`,
+        };
     } else {
       const p95 = lowestP95('scrape');
       if (p95) tails.scrape = p95;
@@ -567,6 +608,15 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
       points: s.points,
       fit: s.fit,
       concurrency: s.concurrency,
+      ...(s.measuredRange
+        ? {
+            measuredConcurrency: {
+              ...s.measuredRange,
+              outside:
+                s.concurrency > s.measuredRange.max * 1.05 || s.concurrency < s.measuredRange.min / 1.05,
+            },
+          }
+        : {}),
       processes: input.processes,
       capacityRps: { value: capacity, source: s.capacitySource },
       secondsPerRow: s.secondsPerRow,
@@ -585,6 +635,16 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
   });
   const fillAndDrainS = evaluated.fillAndDrainS;
   const totalS = input.rows / host.rateRps + fillAndDrainS.value;
+  const fi = evaluated.flowIntervalS;
+  const interval =
+    fi && input.measuredRateInterval
+      ? {
+          lowS: fi.low + fillAndDrainS.value,
+          highS: fi.high + fillAndDrainS.value,
+          level: 0.9,
+          source: `${input.measuredRateInterval.source}: ${fmt(input.measuredRateInterval.low, 1)}…${fmt(input.measuredRateInterval.high, 1)} rows/s`,
+        }
+      : null;
   const notes = [...input.notes];
   if (host.bottleneck.regime === 'provider-limit')
     notes.push(
@@ -624,6 +684,7 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
       fillS: input.fillS,
       fillAndDrainS,
       totalS,
+      interval,
       hours: totalS / 3600,
       sumOfStageTimesS: sum(stages.map((s) => s.timeForRowsS)),
     },
@@ -871,7 +932,7 @@ function evaluateHost(
   host: HostSpec,
   processes: number,
   measuredRate: Traced | null,
-): { capacity: HostCapacity; fillAndDrainS: Traced } {
+): { capacity: HostCapacity; fillAndDrainS: Traced; flowIntervalS: { low: number; high: number } | null } {
   const bounds = capacityBounds(input, host, processes);
   if (bounds.length === 0) throw new SampleUnusableError(input.source, ['no stage has a rate']);
   const isLlm = (b: CapacityBound) => b.kind === 'llm-rpm' || b.kind === 'llm-tpm';
@@ -901,6 +962,12 @@ function evaluateHost(
     ? rateLimitedSeconds(input.rows, unlimitedRps, llmBound.rateRps * 60)
     : input.rows / unlimitedRps;
   const rateRps = input.rows / flowS;
+  // The measured rate's interval carries into the flow's: a faster pipeline fills the provider's
+  // minute sooner, a slower one takes longer, whichever bound then holds.
+  const ri = measuredRate && others.length > 0 ? input.measuredRateInterval : null;
+  const flowAt = (unlimited: number) =>
+    limited ? rateLimitedSeconds(input.rows, unlimited, llmBound.rateRps * 60) : input.rows / unlimited;
+  const flowIntervalS = ri ? { low: flowAt(ri.high), high: flowAt(ri.low) } : null;
   const unlimitedSource = measuredRate
     ? measuredRate.source
     : `lowest bound: ${unlimitedBinding.kind}${unlimitedBinding.stage ? ` (${unlimitedBinding.stage})` : ''}`;
@@ -940,7 +1007,7 @@ function evaluateHost(
     memorySource: memoryUsed?.source ?? 'no base RSS or memory per row in flight known',
     max: maxRate(input, host),
   };
-  return { capacity, fillAndDrainS };
+  return { capacity, fillAndDrainS, flowIntervalS };
 }
 
 /**
@@ -1139,3 +1206,101 @@ export function fmt(n: number, digits = 0): string {
 const ms = (seconds: number) => `${fmt(seconds * 1000, 3)} ms`;
 const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
 const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
+
+/**
+ * Tokens one message costs against a tokens-per-minute limit: prompt + completion, as the provider
+ * (and the simulator) charge them, measured from the LLM's `usage` — in the combined window (pages
+ * scraped for real) or else the AI stage's windows. A version 1 sample has only the completion
+ * length the world was set to, which undercounts (the prompt carries the scraped page): said in a note.
+ */
+export function tokensPerMessage(
+  sample: PipelineSample,
+  source: string,
+): { total: number | null; prompt: number | null; source: string; note?: string } {
+  const describe = (t: TokensPerMessage, where: string) => ({
+    total: t.prompt + t.completion,
+    prompt: t.prompt,
+    source: `${fmt(t.prompt + t.completion, 0)} = ${fmt(t.prompt, 0)} prompt + ${fmt(t.completion, 0)} completion, mean of ${fmt(t.messages)} messages' usage in ${source}: ${where}`,
+  });
+  if (sample.combined?.tokens && sample.combined.tokens.messages > 0)
+    return describe(sample.combined.tokens, 'combined window');
+  const points = (sample.stages.find((m) => m.stage === 'ai')?.points ?? []).filter(
+    (p) => p.tokens && p.tokens.messages > 0,
+  );
+  if (points.length) {
+    const messages = sum(points.map((p) => p.tokens!.messages));
+    return describe(
+      {
+        prompt: sum(points.map((p) => p.tokens!.prompt * p.tokens!.messages)) / messages,
+        completion: sum(points.map((p) => p.tokens!.completion * p.tokens!.messages)) / messages,
+        messages,
+      },
+      `stages.ai (${points.length} windows)`,
+    );
+  }
+  const completion = sample.world.llmTokensPerMessage ?? null;
+  return {
+    total: completion,
+    prompt: null,
+    source: completion === null ? 'unknown' : `${fmt(completion)}: the world's completion length only`,
+    ...(sample.world.llmTpm
+      ? {
+          note: `${source} does not record the tokens a message really costs (a version 1 sample): the tokens/min limit is divided by the completion alone (${fmt(completion ?? 0)}), which undercounts the prompt; sample again for a tpm forecast.`,
+        }
+      : {}),
+  };
+}
+
+/** Level of the forecast's interval. */
+const INTERVAL_LEVEL = 0.9;
+const BOOTSTRAP_DRAWS = 2_000;
+
+/**
+ * The 90 % interval of the combined window's steady rate, from the window's own variation: a
+ * bootstrap over its seconds (rows finished in each second of the steady part, resampled with
+ * replacement), widened to the rates of the window's two halves when those differ more — a drift
+ * (other load on the host, a ramp not yet over) shows between the halves, not between seconds.
+ * Null without a timeline of at least 4 seconds.
+ */
+export function combinedRateInterval(
+  combined: NonNullable<PipelineSample['combined']>,
+  source: string,
+): { low: number; high: number; source: string } | null {
+  const timeline = combined.timeline;
+  if (!timeline || combined.steadyFromS === undefined) return null;
+  const from = combined.steadyFromS;
+  const to = from + combined.windowS;
+  const inside = timeline.filter((t) => t.tS >= from - 0.26 && t.tS <= to + 0.26);
+  // Rows finished per whole second: increments between marks about a second apart.
+  const perSecond: number[] = [];
+  for (let i = 0; i + 2 < inside.length; i += 2) {
+    const dt = inside[i + 2]!.tS - inside[i]!.tS;
+    if (dt > 0) perSecond.push((inside[i + 2]!.finished - inside[i]!.finished) / dt);
+  }
+  if (perSecond.length < 4) return null;
+  const random = new SeededRandom(perSecond.length * 7919 + Math.round(combined.throughputRps));
+  const means: number[] = [];
+  for (let d = 0; d < BOOTSTRAP_DRAWS; d++) {
+    let total = 0;
+    for (let k = 0; k < perSecond.length; k++)
+      total += perSecond[Math.floor(random.next() * perSecond.length)]!;
+    means.push(total / perSecond.length);
+  }
+  means.sort((a, b) => a - b);
+  const tail = (1 - INTERVAL_LEVEL) / 2;
+  // The bootstrap is centred on the mean of the seconds; centre it on the window's measured rate.
+  const centre = sum(perSecond) / perSecond.length;
+  const scale = centre > 0 ? combined.throughputRps / centre : 1;
+  let low = means[Math.floor(tail * BOOTSTRAP_DRAWS)]! * scale;
+  let high = means[Math.ceil((1 - tail) * BOOTSTRAP_DRAWS) - 1]! * scale;
+  const half = Math.floor(perSecond.length / 2);
+  const firstHalf = sum(perSecond.slice(0, half)) / half;
+  const secondHalf = sum(perSecond.slice(half)) / (perSecond.length - half);
+  low = Math.min(low, firstHalf * scale, secondHalf * scale);
+  high = Math.max(high, firstHalf * scale, secondHalf * scale);
+  return {
+    low: Math.max(low, Number.MIN_VALUE),
+    high,
+    source: `${source}: combined window, ${INTERVAL_LEVEL * 100} % bootstrap over its ${perSecond.length} seconds, widened to its halves' rates (${fmt(firstHalf * scale, 1)} and ${fmt(secondHalf * scale, 1)} rows/s)`,
+  };
+}
