@@ -418,6 +418,16 @@ describe('a per-minute LLM limit over R rows', () => {
     expect(rateLimitedSeconds(50_000, 400, 30_000)).toBeCloseTo(125, 9);
   });
 
+  it("clears the queue at the AI stage's own rate when the scrapers bind, never before R ÷ their rate", () => {
+    // 8,299 rows, 5,253 per minute, scrapers at 116.5 rows/s, the AI stage alone at 1,100 rows/s:
+    // by 60 s the scrapers have queued rows for it, the last 3,046 pass in 2.8 s, but the scrapers
+    // need 8,299 ÷ 116.5 = 71.2 s for every row: 71.2 s, not 60 + 3,046 ÷ 116.5 = 86.1 s.
+    expect(rateLimitedSeconds(8299, 116.5, 5253, 1100)).toBeCloseTo(8299 / 116.5, 9);
+    expect(rateLimitedSeconds(8299, 116.5, 5253)).toBeCloseTo(60 + 3046 / 116.5, 9);
+    // A limit far below: the minutes dominate, the burst only shortens the last one.
+    expect(rateLimitedSeconds(30_000, 116.5, 2_000, 1100)).toBeCloseTo(60 * 14 + 2_000 / 1100, 9);
+  });
+
   it('tends to R ÷ (limit per minute ÷ 60) for R far above the limit', () => {
     // 10,000,000 rows at 30,000/min: 333 whole minutes + 10,000 ÷ 2,000 = 19,985 s vs 20,000 s.
     expect(rateLimitedSeconds(10_000_000, 2000, 30_000)).toBeCloseTo(19_985, 6);

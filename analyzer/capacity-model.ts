@@ -499,12 +499,23 @@ function drainTails(
       };
       // Rows that hit a hanging site hold their slot until the scraper gives up and retries: with
       // enough of them among the last rows in flight, the slowest row is one of those.
+      // When the last row starts, k hanging rows are in flight (Poisson: the slots' share of time
+      // they hold, N × share × hold ÷ mean time per row), each with a residual uniform over the
+      // hold; the longest of them is expected at hold × (1 − (1 − e^−k) ÷ k).
       const held = heldRowSeconds(world);
-      if (held && scrape.concurrency * held.share >= 0.5 && held.seconds > slowest.seconds)
-        tails.scrape = {
-          value: held.seconds,
-          source: `${source}: world, ${fmt(held.share * 100, 2)} % of rows hang (fault rate ${fmt((world.faultRate ?? 0) * 100, 1)} %) among ${fmt(scrape.concurrency)} in flight: ${held.source}`,
-        };
+      const meanS = scrape.secondsPerRow?.value ?? 0;
+      if (held && meanS > 0) {
+        const k =
+          (scrape.concurrency * held.share * held.seconds) / Math.max(meanS, held.share * held.seconds);
+        const residual = held.seconds * (1 - (1 - Math.exp(-k)) / k);
+        if (residual > slowest.seconds)
+          tails.scrape = {
+            value: residual,
+            source:
+              `${source}: world, ${fmt(held.share * 100, 2)} % of rows hang (fault rate ${fmt((world.faultRate ?? 0) * 100, 1)} %): ` +
+              `${held.source}; ${fmt(k, 2)} of them in flight among ${fmt(scrape.concurrency)} (of ${fmt(meanS, 3)} s per row), the longest left ≈ ${fmt(residual, 2)} s`,
+          };
+      }
     } else {
       const p95 = lowestP95('scrape');
       if (p95) tails.scrape = p95;
@@ -541,10 +552,20 @@ function drainTails(
  * Measured (50,000 rows, 30,000/min, X ≈ 1,589 rows/s): 60 + 20,000 ÷ 1,589 + 2.6 s fill = 75.2 s
  * against 72.9 s for real, where R ÷ 500 + fill gives 102.6 s.
  */
-export function rateLimitedSeconds(rows: number, unlimitedRps: number, perMinute: number): number {
+export function rateLimitedSeconds(
+  rows: number,
+  unlimitedRps: number,
+  perMinute: number,
+  burstRps = unlimitedRps,
+): number {
   if (unlimitedRps * 60 <= perMinute) return rows / unlimitedRps;
   const minutes = Math.max(0, Math.ceil(rows / perMinute) - 1);
-  return 60 * minutes + (rows - minutes * perMinute) / unlimitedRps;
+  // The stages before the AI stage do not wait for the provider: they go on at the pipeline's rate
+  // and queue rows for it. When the AI stage alone is faster than the pipeline (the scrapers bind),
+  // the last burst clears that queue at the AI stage's own rate, and the run cannot end before the
+  // scrapers have delivered every row: R ÷ X.
+  const burst = Math.max(unlimitedRps, burstRps);
+  return Math.max(rows / unlimitedRps, 60 * minutes + (rows - minutes * perMinute) / burst);
 }
 
 function nearestPoint(points: StagePoint[], concurrency: number): number {
@@ -957,16 +978,30 @@ function evaluateHost(
   // cannot see a per-minute limit (the sliding minute still has room in it).
   // (A tie names the provider: a window that already ran at the limit was held by it.)
   const limited = llmBound !== null && llmBound.rateRps <= unlimitedRps;
+  // Once a minute opens, the rows queued for the AI stage pass at its own rate, as far as the
+  // shared limits (the cores, the one process) allow: not slower than the pipeline's rate.
+  const aiOwn = others.filter(
+    (b) => (b.kind === 'stage' && b.stage === 'ai') || b.kind === 'cpu' || b.kind === 'process',
+  );
+  const upstreamBinds =
+    unlimitedBinding.kind === 'stage' &&
+    (unlimitedBinding.stage === 'scrape' || unlimitedBinding.stage === 'ingest');
+  const burstRps =
+    upstreamBinds && aiOwn.length
+      ? Math.max(unlimitedRps, Math.min(...aiOwn.map((b) => b.rateRps)))
+      : unlimitedRps;
   const binding = limited ? llmBound : unlimitedBinding;
   const flowS = limited
-    ? rateLimitedSeconds(input.rows, unlimitedRps, llmBound.rateRps * 60)
+    ? rateLimitedSeconds(input.rows, unlimitedRps, llmBound.rateRps * 60, burstRps)
     : input.rows / unlimitedRps;
   const rateRps = input.rows / flowS;
   // The measured rate's interval carries into the flow's: a faster pipeline fills the provider's
   // minute sooner, a slower one takes longer, whichever bound then holds.
   const ri = measuredRate && others.length > 0 ? input.measuredRateInterval : null;
   const flowAt = (unlimited: number) =>
-    limited ? rateLimitedSeconds(input.rows, unlimited, llmBound.rateRps * 60) : input.rows / unlimited;
+    limited
+      ? rateLimitedSeconds(input.rows, unlimited, llmBound.rateRps * 60, Math.max(burstRps, unlimited))
+      : input.rows / unlimited;
   const flowIntervalS = ri ? { low: flowAt(ri.high), high: flowAt(ri.low) } : null;
   const unlimitedSource = measuredRate
     ? measuredRate.source
@@ -975,7 +1010,7 @@ function evaluateHost(
   const wholeMinutes = limited ? Math.max(0, Math.ceil(input.rows / perMinute) - 1) : 0;
   const rateSource = limited
     ? `the LLM provider's ${fmt(perMinute)} rows per sliding minute (${llmBound.kind}): ${fmt(wholeMinutes)} whole minute${wholeMinutes === 1 ? '' : 's'} of ${fmt(perMinute)} rows, ` +
-      `then ${fmt(input.rows - wholeMinutes * perMinute)} rows at the unlimited ${fmt(unlimitedRps, 1)} rows/s (${unlimitedSource}) = ${fmt(flowS, 1)} s for ${fmt(input.rows)} rows, ` +
+      `then ${fmt(input.rows - wholeMinutes * perMinute)} rows at ${burstRps > unlimitedRps ? `the AI stage's own ${fmt(burstRps, 1)} rows/s (rows queued for it while the scrapers went on at ${fmt(unlimitedRps, 1)} rows/s, ${unlimitedSource}; never before R ÷ that)` : `the unlimited ${fmt(unlimitedRps, 1)} rows/s (${unlimitedSource})`} = ${fmt(flowS, 1)} s for ${fmt(input.rows)} rows, ` +
       `${fmt(rateRps, 1)} rows/s on average (${fmt(llmBound.rateRps, 1)} rows/s sustained)`
     : unlimitedSource;
   const bottleneck: Bottleneck = { ...binding, advice: adviceFor(binding, input, host) };
