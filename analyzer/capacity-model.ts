@@ -673,7 +673,12 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
     );
   if (projection === null && input.mode === 'measured')
     notes.push('No host profile given: figures are for the sampled host only (--host-profile to project).');
-  if (input.profile && input.colocatedSimulators && input.externalCpuSecondsPerRow)
+  if (
+    input.profile &&
+    !input.profile.simulatorsOnHost &&
+    input.colocatedSimulators &&
+    input.externalCpuSecondsPerRow
+  )
     notes.push(
       `On ${input.profile.name} the simulators' CPU (${ms(input.externalCpuSecondsPerRow.value)} per row here) is not counted: there the sites and the LLM are remote.`,
     );
