@@ -505,8 +505,11 @@ function drainTails(
       const held = heldRowSeconds(world);
       const meanS = scrape.secondsPerRow?.value ?? 0;
       if (held && meanS > 0) {
-        const k =
-          (scrape.concurrency * held.share * held.seconds) / Math.max(meanS, held.share * held.seconds);
+        // The windows may be too short to see a hold: the mean time per row is at least the clean
+        // mean plus the holds' share.
+        const cleanS = (world.siteLatencyMedianMs / 1000) * Math.exp(sigma ** 2 / 2);
+        const rowS = Math.max(meanS, cleanS + held.share * held.seconds);
+        const k = (scrape.concurrency * held.share * held.seconds) / rowS;
         const residual = held.seconds * (1 - (1 - Math.exp(-k)) / k);
         if (residual > slowest.seconds)
           tails.scrape = {
