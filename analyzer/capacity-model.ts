@@ -19,6 +19,7 @@ import {
   PIPELINE_SAMPLE_KIND,
   PIPELINE_SAMPLE_VERSIONS_READ,
   type PipelineSample,
+  type StageMeasurement,
   type StageName,
   type StagePoint,
   type TokensPerMessage,
@@ -161,7 +162,9 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
   const notes: string[] = [];
   const colocated = sample.world.colocatedSimulators;
   const stages: ModelStage[] = [];
-  for (const measurement of sample.stages) {
+  const fromCombined = stagesFromCombined(sample, source);
+  for (const m of fromCombined) notes.push(m.note);
+  for (const measurement of [...sample.stages, ...fromCombined.map((m) => m.measurement)]) {
     const usable = measurement.points.filter((p) => p.throughputRps > 0 && p.items > 0);
     const name = measurement.stage;
     const at = (i: number) => `${source}: stages.${name} point N=${usable[i]!.concurrency}`;
@@ -525,11 +528,18 @@ function drainTails(
     }
   }
   if (stages.some((s) => s.stage === 'ai')) {
-    if (world.llmTtftMs !== undefined && world.llmTokensPerSecond && world.llmTokensPerMessage) {
-      const seconds = world.llmTtftMs / 1000 + world.llmTokensPerMessage / world.llmTokensPerSecond;
+    // The completion the LLM really wrote (its usage), when measured: the pipeline's max_tokens may
+    // cut the message the world was set to write.
+    const written = tokensPerMessage(sample, source);
+    const completion =
+      written.total !== null && written.prompt !== null
+        ? written.total - written.prompt
+        : world.llmTokensPerMessage;
+    if (world.llmTtftMs !== undefined && world.llmTokensPerSecond && completion) {
+      const seconds = world.llmTtftMs / 1000 + completion / world.llmTokensPerSecond;
       tails.ai = {
         value: seconds,
-        source: `${source}: world, one LLM call = ${fmt(world.llmTtftMs)} ms to the first token + ${fmt(world.llmTokensPerMessage)} tokens at ${fmt(world.llmTokensPerSecond)}/s = ${fmt(seconds, 2)} s`,
+        source: `${source}: world, one LLM call = ${fmt(world.llmTtftMs)} ms to the first token + ${fmt(completion)} tokens${written.prompt !== null ? ' (measured)' : ''} at ${fmt(world.llmTokensPerSecond)}/s = ${fmt(seconds, 2)} s`,
       };
     } else {
       const p95 = lowestP95('ai');
@@ -775,10 +785,18 @@ function fillAndDrain(input: CapacityModelInput, bottleneckStage: StageName | nu
   });
   const tailPath = sum(parts.map((p) => p.seconds));
   const drain = Math.max(0, tailPath - inside);
+  // The drain already carries the last row through the bottleneck and every stage after it; of the
+  // fill, only what comes before the bottleneck (the upload, the stages upstream) is left to add —
+  // not the downstream stages a second time.
+  const pathMeanS = sum(path.map(w));
+  const upstream = bottleneckStage ? Math.max(0, input.fillS.value - pathMeanS) : start;
+  const upstreamSource = bottleneckStage
+    ? `${fmt(input.fillS.value, 2)} s until the first row was through (${input.fillS.source}) − ${fmt(pathMeanS, 2)} s of it in ${bottleneckStage} and after (${path.map((s) => `${s.stage} ${fmt(w(s), 2)} s`).join(' + ')}), which the drain counts`
+    : startSource;
   return {
-    value: start + drain,
+    value: upstream + drain,
     source:
-      `start ${fmt(start, 2)} s: ${startSource}; drain ${fmt(drain, 2)} s: the last rows' path ` +
+      `start ${fmt(upstream, 2)} s: ${upstreamSource}; drain ${fmt(drain, 2)} s: the last rows' path ` +
       `${parts.map((p) => `${p.stage} ${fmt(p.seconds, 2)} s`).join(' + ')} = ${fmt(tailPath, 2)} s − ${fmt(inside, 2)} s inside R ÷ rate ` +
       `(${
         parts
@@ -1346,4 +1364,51 @@ export function combinedRateInterval(
     high,
     source: `${source}: combined window, ${INTERVAL_LEVEL * 100} % bootstrap over its ${perSecond.length} seconds, widened to its halves' rates (${fmt(firstHalf * scale, 1)} and ${fmt(secondHalf * scale, 1)} rows/s)`,
   };
+}
+
+/**
+ * A queue stage (scrape, AI) that got no window of its own — a slow world whose levels gave way to
+ * the combined window — read from the combined window instead: its mean rows in flight there ÷ the
+ * rate = its time per row (Little's law), so at its configured N it does N ÷ that time per row while
+ * it waits on the sites or the LLM. One point: the curve beyond it is assumed linear.
+ */
+function stagesFromCombined(
+  sample: PipelineSample,
+  source: string,
+): Array<{ measurement: StageMeasurement; note: string }> {
+  const c = sample.combined;
+  if (!c?.timeline || c.steadyFromS === undefined || !(c.throughputRps > 0)) return [];
+  const from = c.steadyFromS;
+  const steady = c.timeline.filter((t) => t.tS >= from && t.tS <= from + c.windowS);
+  if (steady.length < 2) return [];
+  const out: Array<{ measurement: StageMeasurement; note: string }> = [];
+  for (const stage of ['scrape', 'ai'] as const) {
+    if (sample.stages.some((m) => m.stage === stage && m.points.some((p) => p.items > 0))) continue;
+    const inFlight =
+      sum(steady.map((t) => (stage === 'scrape' ? t.scrapeActive : t.aiActive))) / steady.length;
+    if (!(inFlight > 0)) continue;
+    const n = c.concurrency[stage];
+    const secondsPerRow = inFlight / c.throughputRps;
+    const rate = n / secondsPerRow;
+    out.push({
+      measurement: {
+        stage,
+        points: [
+          {
+            concurrency: n,
+            meanInFlight: n,
+            throughputRps: rate,
+            items: c.items ?? Math.round(c.throughputRps * c.windowS),
+            windowS: c.windowS,
+            // Every stage's CPU is in the combined window's figure; none is charged here twice.
+            cpuSecondsPerItem: 0,
+            externalCpuSecondsPerItem: 0,
+            rssBytes: c.rssBytes,
+          },
+        ],
+      },
+      note: `${stage}: no window of its own (its levels gave way to the combined window); read from the combined window by Little's law: ${fmt(inFlight, 1)} rows in flight ÷ ${fmt(c.throughputRps, 2)} rows/s = ${fmt(secondsPerRow, 2)} s per row, so N=${fmt(n)} ÷ that ≈ ${fmt(rate, 2)} rows/s (${source}: combined.timeline).`,
+    });
+  }
+  return out;
 }
