@@ -1217,7 +1217,10 @@ async function sampleCombined(
         finished = u.ai.done + u.ai.failed + u.scrape.failed;
         messages = u.ai.done;
         if (fillS === undefined && finished > 0) fillS = (now - t0) / 1000;
-        drained = u.status !== 'ingesting' && u.scrape.done + u.scrape.failed >= u.ingest.accepted;
+        // The drain begins when the slowest stage runs out of rows, not the scrapers: with a slow
+        // LLM they finish early and leave the AI stage a queue that keeps it steady long after.
+        const scraped = u.status !== 'ingesting' && u.scrape.done + u.scrape.failed >= u.ingest.accepted;
+        drained = scraped && (await pipeline.queue.depth('ai_processing')).waiting === 0;
       }
       // Every stage is full once the fill has passed twice: the AI stage is then fed by scrapers
       // that have run at their own steady rate for a whole AI call. Rows held by hanging sites
