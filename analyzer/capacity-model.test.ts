@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { SampleUnusableError } from '../errors.js';
 import { normalQuantile } from '../pipeline/sim/normal-quantile.js';
-import { capacityFromSample, rateLimitedSeconds, slowestOfLognormalS } from './capacity-model.js';
+import {
+  capacityFromSample,
+  combinedRateInterval,
+  rateLimitedSeconds,
+  slowestOfLognormalS,
+} from './capacity-model.js';
 import { capacityReportProblems } from './capacity-report.js';
 import type { HostProfile } from './host-profile.js';
 import type { CombinedWindow, PipelineSample, StageName, StagePoint } from './pipeline-sample.js';
@@ -97,14 +102,14 @@ describe('capacity model from a sample', () => {
 
   it('forecasts R rows as R ÷ the measured combined rate + fill, not the sum of the stages', () => {
     // The combined window ran at 1,950 rows/s (≥ 90 % of the 2,000 modelled: no calibration).
-    // 500,000 ÷ 1,950 = 256.41 s; the 2.5 s fill less ai's own 2 s per row (already inside R ÷ rate:
-    // the bottleneck drains its last rows in the time they take anyway) = 0.5 s. No latency tails in
-    // this world: the last row's path is ai's mean 2 s + write's 4 ÷ 50,000 = 0.00008 s, less the 2 s
-    // inside: drain 0.00008 s. Total 256.41 + 0.50008 = 256.91 s.
+    // 500,000 ÷ 1,950 = 256.41 s. The drain carries the last row through ai and write: no latency
+    // tails in this world, so their means 2 s + 4 ÷ 50,000 = 0.00008 s, less ai's 2 s already inside
+    // R ÷ rate (the bottleneck drains its last rows in the time they take anyway) = 0.00008 s. Of the
+    // 2.5 s fill, what comes before ai: 2.5 − 2.00008 = 0.49992 s. Total 256.41 + 0.5 = 256.91 s.
     const report = capacityFromSample(sample({}), { rows: 500_000 });
     expect(report.forecast.rateRps).toBe(1950);
     expect(report.forecast.rateSource).toContain('combined window');
-    expect(report.forecast.fillAndDrainS.value).toBeCloseTo(0.50008, 9);
+    expect(report.forecast.fillAndDrainS.value).toBeCloseTo(0.5, 9);
     expect(report.forecast.totalS).toBeCloseTo(256.91, 2);
     // Adding the stages up: 500k ÷ 20,000 + 500k ÷ 4,285.7 + 500k ÷ 2,000 + 500k ÷ 50,000·(4/4) …
     expect(report.forecast.sumOfStageTimesS).toBeGreaterThan(report.forecast.totalS + 100);
@@ -208,9 +213,10 @@ describe('capacity model from a sample', () => {
     // the combined window did 862 rows/s, fill 2.6 s. The bottleneck is scrape (nearest bound).
     // The slowest of 1,500 pages in flight ≈ quantile 1 − 1/1,500: z = 3.2087, 1.5 × e^(0.5 × 3.2087)
     // = 7.4620 s; then one LLM call 0.2 s + 120 tokens ÷ 80/s = 1.7 s; then write 0.00008 s.
-    // start = 2.6 − 1.72 = 0.88 s; drain = 7.4620 + 1.7 + 0.00008 − 1.72 = 7.4420 s.
-    // 50,000 ÷ 862 = 58.0046 s; total 58.0046 + 0.88 + 7.4420 = 66.327 s (measured for real on the
-    // reference pipeline in this world: 65.8 s; without the drain the model said 58.9 s).
+    // drain = 7.4620 + 1.7 + 0.00008 − 1.72 = 7.4420 s; start: the 2.6 s fill less what the drain
+    // already carries (scrape 1.72 + ai 2 + write 0.00008 s) = 0 s (the fill's AI call was counted
+    // twice before: 0.88 s). 50,000 ÷ 862 = 58.0046 s; total 58.0046 + 7.4420 = 65.447 s (measured for
+    // real on the reference pipeline in this world: 65.8 s; without the drain the model said 58.9 s).
     const s = sample({ throughputRps: 862, fillS: 2.6 });
     s.stages[1]!.points = [100, 400, 1600].map((n) => point(n, n / 1.72, 0.0002, 0.0001, 50 * KB));
     Object.assign(s.world, {
@@ -221,8 +227,8 @@ describe('capacity model from a sample', () => {
     });
     const report = capacityFromSample(s, { rows: 50_000 });
     expect(report.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'scrape' });
-    expect(report.forecast.fillAndDrainS.value).toBeCloseTo(0.88 + 7.44204, 4);
-    expect(report.forecast.totalS).toBeCloseTo(66.3267, 3);
+    expect(report.forecast.fillAndDrainS.value).toBeCloseTo(7.44204, 4);
+    expect(report.forecast.totalS).toBeCloseTo(65.4467, 3);
     expect(report.forecast.fillAndDrainS.source).toContain('the slowest of 1,500 pages in flight');
   });
 
@@ -276,6 +282,139 @@ describe('capacity model from a sample', () => {
   });
 });
 
+describe('issue 14: forecasts that hold on any world', () => {
+  it('charges prompt + completion tokens against a tokens/min limit, and names the tier the target needs', () => {
+    // 1,200,000 tokens/min ÷ (290 prompt + 120 completion) = 2,926.8 messages/min = 48.78 rows/s,
+    // not the 1,200,000 ÷ 120 ÷ 60 = 166.7 rows/s the completion alone would give.
+    const s = sample({ tokens: { prompt: 290, completion: 120, messages: 20_000 } });
+    s.world.llmTpm = 1_200_000;
+    const report = capacityFromSample(s, { rows: 30_000, targetRateRps: 100 });
+    expect(report.inputs.llm.tokensPerMessage).toBe(410);
+    expect(report.inputs.llm.promptTokensPerMessage).toBe(290);
+    expect(report.forecast.bottleneck.kind).toBe('llm-tpm');
+    expect(report.forecast.bottleneck.rateRps).toBeCloseTo(1_200_000 / 60 / 410, 6);
+    expect(report.forecast.bottleneck.explanation).toContain('÷ 410 tokens per message');
+    // 100 rows/s × 60 × 410 tokens = 2,460,000 tokens/min: above the limit, a higher tier.
+    expect(report.target!.llm).toMatchObject({ tpmNeeded: 2_460_000, sufficient: false });
+    expect(report.forecast.bottleneck.advice).toContain('2,460,000 tokens/min');
+    // 30,000 rows under 2,926.8 per sliding minute: 10 whole minutes, then 731.7 rows at 1,950/s.
+    const perMinute = 1_200_000 / 410;
+    expect(report.forecast.totalS - report.forecast.fillAndDrainS.value).toBeCloseTo(
+      600 + (30_000 - 10 * perMinute) / 1950,
+      6,
+    );
+  });
+
+  it('takes tokens per message from the AI windows when there is no combined window', () => {
+    const s = sample();
+    s.world.llmTpm = 600_000;
+    const ai = s.stages.find((m) => m.stage === 'ai')!;
+    ai.points[0]!.tokens = { prompt: 300, completion: 100, messages: 100 };
+    ai.points[1]!.tokens = { prompt: 300, completion: 140, messages: 300 };
+    const report = capacityFromSample(s, { rows: 10_000 });
+    // (100 × 400 + 300 × 440) ÷ 400 = 430 tokens per message.
+    expect(report.inputs.llm.tokensPerMessage).toBeCloseTo(430, 9);
+    expect(report.forecast.bottleneck.rateRps).toBeCloseTo(600_000 / 60 / 430, 6);
+  });
+
+  it('says so when an old sample knows only the completion length', () => {
+    const s = sample({});
+    s.world.llmTpm = 1_200_000;
+    const report = capacityFromSample(s, { rows: 10_000 });
+    expect(report.inputs.llm.tokensPerMessage).toBe(120);
+    expect(report.notes.join('\n')).toMatch(/does not record the tokens a message really costs/);
+  });
+
+  it('names a configured concurrency outside the measured levels, in the notes and in report.json', () => {
+    // AI measured at N = 100…1,600; the pipeline is configured at 4,000.
+    const report = capacityFromSample(sample({}), { rows: 10_000 });
+    const ai = report.stages.find((st) => st.stage === 'ai')!;
+    expect(ai.concurrency).toBe(4000);
+    expect(ai.measuredConcurrency).toEqual({ min: 100, max: 1600, outside: true });
+    expect(report.stages.find((st) => st.stage === 'scrape')!.measuredConcurrency?.outside).toBe(false);
+    expect(report.notes).toContainEqual(
+      expect.stringMatching(/^ai: the configured concurrency N=4,000 lies outside the measured N=100…1,600/),
+    );
+    expect(capacityReportProblems(report)).toEqual([]);
+  });
+
+  it('evaluates a stage at its configured concurrency even without a combined window', () => {
+    const s = sample();
+    s.configured = { ingest: 2, scrape: 1500, ai: 800, write: 4 };
+    const report = capacityFromSample(s, { rows: 10_000 });
+    const ai = report.stages.find((st) => st.stage === 'ai')!;
+    // Not the largest measured (1,600): 800 ÷ 2 s = 400 rows/s.
+    expect(ai.concurrency).toBe(800);
+    expect(ai.capacityRps.value).toBeCloseTo(400, 6);
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'ai' });
+  });
+
+  it("gives the forecast an interval from the combined window's own seconds", () => {
+    // 20 s steady from 10 s: 2,000 rows/s in the first half, 1,900 in the second, marks every 0.5 s.
+    const timeline: NonNullable<CombinedWindow['timeline']> = [];
+    let finished = 0;
+    for (let t = 0.5; t <= 31; t += 0.5) {
+      if (t > 10) finished += (t <= 20 ? 2000 : 1900) * 0.5 + (Math.round(t * 2) % 3) * 10;
+      timeline.push({ tS: t, finished: Math.round(finished), scrapeActive: 1500, aiActive: 3900 });
+    }
+    const combined = { throughputRps: 1950, steadyFromS: 10, windowS: 20, timeline };
+    const interval = combinedRateInterval({ ...sample(combined).combined! }, 'test')!;
+    // The halves (≈ 2,010 and 1,910 rows/s before centring on 1,950) bound it; the seconds' spread is small.
+    expect(interval.low).toBeLessThan(1950);
+    expect(interval.high).toBeGreaterThan(1950);
+    expect(interval.low).toBeGreaterThan(1800);
+    expect(interval.high).toBeLessThan(2100);
+    expect(interval.source).toMatch(/bootstrap over its 20 seconds/);
+    const report = capacityFromSample(sample(combined), { rows: 500_000 });
+    const f = report.forecast;
+    expect(f.interval).not.toBeNull();
+    expect(f.interval!.lowS).toBeLessThan(f.totalS);
+    expect(f.interval!.highS).toBeGreaterThan(f.totalS);
+    expect(f.interval!.highS).toBeCloseTo(500_000 / interval.low + f.fillAndDrainS.value, 6);
+    expect(capacityReportProblems(report)).toEqual([]);
+  });
+
+  it("reads a stage that got no window of its own from the combined window, by Little's law", () => {
+    // No AI points; in the combined window 16 AI rows in flight at 10 rows/s = 1.6 s per row, so the
+    // configured 20 slots would do 20 ÷ 1.6 = 12.5 rows/s.
+    const timeline = Array.from({ length: 40 }, (_, i) => ({
+      tS: 0.5 * (i + 1),
+      finished: Math.max(0, Math.round((0.5 * (i + 1) - 5) * 10)),
+      scrapeActive: 5,
+      aiActive: 16,
+    }));
+    const s = sample({
+      concurrency: { ingest: 2, scrape: 100, ai: 20, write: 4 },
+      throughputRps: 10,
+      windowS: 10,
+      steadyFromS: 8,
+      timeline,
+    });
+    s.stages = s.stages.filter((m) => m.stage !== 'ai');
+    const report = capacityFromSample(s, { rows: 1_000 });
+    const ai = report.stages.find((st) => st.stage === 'ai')!;
+    expect(ai.capacityRps.value).toBeCloseTo(12.5, 9);
+    expect(ai.secondsPerRow!.value).toBeCloseTo(1.6, 9);
+    expect(report.notes.join('\n')).toMatch(
+      /ai: no window of its own .* 16.0 rows in flight ÷ 10.00 rows\/s = 1.60 s per row/,
+    );
+    expect(report.notes.join('\n')).not.toMatch(/Not measured: ai/);
+  });
+
+  it('counts rows held by hanging sites in the drain: the slowest row waits out the timeout', () => {
+    // Scrape binds (200 slots ÷ 0.35 s = 571 rows/s); 5 % faults, 2 % of rows hang: of 200 in flight
+    // about 4 do, so the last of them ends at the scraper's 20 s total timeout + a retry.
+    const s = sample();
+    s.configured = { ingest: 2, scrape: 200, ai: 4000, write: 4 };
+    s.world = { ...s.world, siteLatencyMedianMs: 300, siteLatencySigma: 0.5, faultRate: 0.05 };
+    const report = capacityFromSample(s, { rows: 10_000 });
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'scrape' });
+    expect(report.forecast.fillAndDrainS.source).toMatch(/total timeout 20 s/);
+    const clean = capacityFromSample({ ...s, world: { ...s.world, faultRate: 0 } }, { rows: 10_000 });
+    expect(report.forecast.fillAndDrainS.value - clean.forecast.fillAndDrainS.value).toBeGreaterThan(15);
+  });
+});
+
 describe('capacity report file', () => {
   it('matches its schema with a projection, a target and a calibrated CPU bound', () => {
     const report = capacityFromSample(
@@ -305,6 +444,16 @@ describe('a per-minute LLM limit over R rows', () => {
     expect(rateLimitedSeconds(20_000, 1000, 30_000)).toBeCloseTo(20, 9);
     // A limit above the pipeline's own rate does not bind: R ÷ X.
     expect(rateLimitedSeconds(50_000, 400, 30_000)).toBeCloseTo(125, 9);
+  });
+
+  it("clears the queue at the AI stage's own rate when the scrapers bind, never before R ÷ their rate", () => {
+    // 8,299 rows, 5,253 per minute, scrapers at 116.5 rows/s, the AI stage alone at 1,100 rows/s:
+    // by 60 s the scrapers have queued rows for it, the last 3,046 pass in 2.8 s, but the scrapers
+    // need 8,299 ÷ 116.5 = 71.2 s for every row: 71.2 s, not 60 + 3,046 ÷ 116.5 = 86.1 s.
+    expect(rateLimitedSeconds(8299, 116.5, 5253, 1100)).toBeCloseTo(8299 / 116.5, 9);
+    expect(rateLimitedSeconds(8299, 116.5, 5253)).toBeCloseTo(60 + 3046 / 116.5, 9);
+    // A limit far below: the minutes dominate, the burst only shortens the last one.
+    expect(rateLimitedSeconds(30_000, 116.5, 2_000, 1100)).toBeCloseTo(60 * 14 + 2_000 / 1100, 9);
   });
 
   it('tends to R ÷ (limit per minute ÷ 60) for R far above the limit', () => {

@@ -1,5 +1,6 @@
 import { SampleUnusableError } from '../errors.js';
 import { normalQuantile } from '../pipeline/sim/normal-quantile.js';
+import { SeededRandom } from '../pipeline/sim/seeded-random.js';
 import {
   type Bottleneck,
   CAPACITY_REPORT_KIND,
@@ -14,11 +15,14 @@ import {
 } from './capacity-report.js';
 import type { HostProfile } from './host-profile.js';
 import {
+  heldRowSeconds,
   PIPELINE_SAMPLE_KIND,
-  PIPELINE_SAMPLE_VERSION,
+  PIPELINE_SAMPLE_VERSIONS_READ,
   type PipelineSample,
+  type StageMeasurement,
   type StageName,
   type StagePoint,
+  type TokensPerMessage,
 } from './pipeline-sample.js';
 import { fitUsl, type UslFit, uslConcurrencyFor, uslThroughput } from './usl-fit.js';
 
@@ -66,6 +70,8 @@ export interface ModelStage {
   fit: UslFit | null;
   /** Configured rows in flight per process. */
   concurrency: number;
+  /** Lowest and highest concurrency measured (measured mode); the configured one may lie outside. */
+  measuredRange?: { min: number; max: number };
   /** Rows/s one process finishes in this stage at concurrency `n`. */
   ratePerProcess(n: number): number;
   /** Whether raising concurrency raises this stage's rate (false: a fixed per-process rate). */
@@ -114,10 +120,25 @@ export interface CapacityModelInput {
   usableCpuUtilisation: Traced;
   coresPerProcess: Traced | null;
   usableMemoryFraction: number;
-  llm: { rpm: number | null; tpm: number | null; tokensPerMessage: number | null; source: string };
+  /**
+   * The provider's limits. `tokensPerMessage` is what one message costs against tokens/min: prompt +
+   * completion (the provider charges both); `promptTokensPerMessage` is the prompt's share, when known.
+   */
+  llm: {
+    rpm: number | null;
+    tpm: number | null;
+    tokensPerMessage: number | null;
+    promptTokensPerMessage?: number | null;
+    source: string;
+  };
   fillS: Traced;
   /** The rate measured with every stage at once at exactly the configured concurrency on `host`. */
   measuredRate: Traced | null;
+  /**
+   * How far that rate can be trusted: the 90 % interval of the combined window's rate from its own
+   * variation (a bootstrap over its seconds); null when there is no combined window to resample.
+   */
+  measuredRateInterval?: { low: number; high: number; source: string } | null;
   /**
    * Per stage, the time the slowest of the last rows in flight takes in it (the tail of the stage's
    * latency, not its mean): what the drain at the end of a run waits for. Absent: the drain is
@@ -141,13 +162,27 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
   const notes: string[] = [];
   const colocated = sample.world.colocatedSimulators;
   const stages: ModelStage[] = [];
-  for (const measurement of sample.stages) {
+  const fromCombined = stagesFromCombined(sample, source);
+  for (const m of fromCombined) notes.push(m.note);
+  for (const measurement of [...sample.stages, ...fromCombined.map((m) => m.measurement)]) {
     const usable = measurement.points.filter((p) => p.throughputRps > 0 && p.items > 0);
     const name = measurement.stage;
     const at = (i: number) => `${source}: stages.${name} point N=${usable[i]!.concurrency}`;
     const fit = fitUsl(usable.map((p) => ({ concurrency: p.concurrency, throughputRps: p.throughputRps })));
     const largest = Math.max(...usable.map((p) => p.concurrency));
-    const concurrency = opts.concurrency?.[name] ?? combined?.concurrency[name] ?? largest;
+    const smallest = Math.min(...usable.map((p) => p.concurrency));
+    const configuredN = opts.concurrency?.[name] ?? sample.configured?.[name] ?? combined?.concurrency[name];
+    if (configuredN === undefined)
+      notes.push(
+        `${name}: the sample does not say the configured concurrency (a version 1 sample without a combined window): evaluated at the largest measured, N=${fmt(largest)}.`,
+      );
+    const concurrency = configuredN ?? largest;
+    // Measured in a separate window per level, so a level within 5 % of the configured one is
+    // taken as the configured one; beyond that the curve is read outside what was measured.
+    if (concurrency > largest * 1.05 || concurrency < smallest / 1.05)
+      notes.push(
+        `${name}: the configured concurrency N=${fmt(concurrency)} lies outside the measured N=${fmt(smallest)}…${fmt(largest)}: its rate there is the fitted curve's extrapolation${combined ? ' (the combined window ran at it)' : ''}.`,
+      );
     const near = nearestPoint(usable, concurrency);
     const point = usable[near]!;
     const littleAt = (i: number): Traced => ({
@@ -169,6 +204,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
       })),
       fit,
       concurrency,
+      measuredRange: { min: smallest, max: largest },
       ratePerProcess: (n) => uslThroughput(fit, n),
       scalesWithConcurrency: true,
       ceilingPerProcessRps: fit.ceilingRps,
@@ -230,6 +266,8 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
   let coresPerProcess: Traced = { value: 1, source: 'one Node event loop per process runs on one core' };
   let measuredRate: Traced | null = null;
   const processes = opts.processes ?? 1;
+  const tokens = tokensPerMessage(sample, source);
+  if (tokens.note) notes.push(tokens.note);
   const configured = (s: ModelStage) => (combined ? combined.concurrency[s.stage] === s.concurrency : false);
   if (combined && processes === 1 && stages.every(configured)) {
     measuredRate = {
@@ -241,11 +279,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     // then the usable CPU under contention, which no isolated stage measurement can show; using it
     // makes the CPU ceiling on this host equal to what the combined window achieved.
     const stageCeiling = Math.min(...stages.map((s) => s.ratePerProcess(s.concurrency)));
-    const llmCeiling = llmBoundRps(
-      sample.world.llmRpm,
-      sample.world.llmTpm,
-      sample.world.llmTokensPerMessage,
-    );
+    const llmCeiling = llmBoundRps(sample.world.llmRpm, sample.world.llmTpm, tokens.total);
     const modelled = Math.min(stageCeiling, llmCeiling ?? Number.POSITIVE_INFINITY);
     if (combined.throughputRps < COMBINED_SHORTFALL * modelled && combined.cpuSecondsPerRow > 0) {
       const processCores = combined.throughputRps * combined.cpuSecondsPerRow;
@@ -342,11 +376,13 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     llm: {
       rpm: sample.world.llmRpm ?? null,
       tpm: sample.world.llmTpm ?? null,
-      tokensPerMessage: sample.world.llmTokensPerMessage ?? null,
-      source: `${source}: the simulated LLM's settings`,
+      tokensPerMessage: tokens.total,
+      promptTokensPerMessage: tokens.prompt,
+      source: `${source}: the simulated LLM's limits; tokens per message ${tokens.source}`,
     },
     fillS,
     measuredRate,
+    measuredRateInterval: measuredRate && combined ? combinedRateInterval(combined, source) : null,
     drainTails: drainTails(sample, stages, source),
     combined: combined
       ? {
@@ -364,7 +400,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
 export function hostSpecFromProfile(profile: HostProfile): HostSpec {
   return {
     name: profile.name,
-    simulatorsOnHost: false,
+    simulatorsOnHost: profile.colocatedSimulators ?? false,
     cpuModel: profile.cpuModel,
     cores: profile.cores,
     memoryBytes: profile.memoryBytes,
@@ -376,9 +412,9 @@ function checkSample(sample: PipelineSample, source: string): void {
   const problems: string[] = [];
   if (sample.kind !== PIPELINE_SAMPLE_KIND)
     problems.push(`kind is ${JSON.stringify(sample.kind)}, expected "${PIPELINE_SAMPLE_KIND}"`);
-  else if (sample.version !== PIPELINE_SAMPLE_VERSION)
+  else if (!PIPELINE_SAMPLE_VERSIONS_READ.includes(sample.version))
     problems.push(
-      `version ${JSON.stringify(sample.version)}: this headroom reads version ${PIPELINE_SAMPLE_VERSION}`,
+      `version ${JSON.stringify(sample.version)}: this headroom reads versions ${PIPELINE_SAMPLE_VERSIONS_READ.join(' and ')}`,
     );
   if (!Array.isArray(sample.stages) || sample.stages.length === 0)
     problems.push('/stages: no stage was measured');
@@ -464,17 +500,46 @@ function drainTails(
           `${source}: world, sites lognormal(median ${fmt(world.siteLatencyMedianMs)} ms, σ ${fmt(sigma, 2)}): ` +
           `the slowest of ${fmt(scrape.concurrency)} pages in flight ≈ its ${fmt(slowest.quantile * 100, 2)} % quantile = ${fmt(slowest.seconds, 2)} s`,
       };
+      // Rows that hit a hanging site hold their slot until the scraper gives up and retries: with
+      // enough of them among the last rows in flight, the slowest row is one of those.
+      // When the last row starts, k hanging rows are in flight (Poisson: the slots' share of time
+      // they hold, N × share × hold ÷ mean time per row), each with a residual uniform over the
+      // hold; the longest of them is expected at hold × (1 − (1 − e^−k) ÷ k).
+      const held = heldRowSeconds(world);
+      const meanS = scrape.secondsPerRow?.value ?? 0;
+      if (held && meanS > 0) {
+        // The windows may be too short to see a hold: the mean time per row is at least the clean
+        // mean plus the holds' share.
+        const cleanS = (world.siteLatencyMedianMs / 1000) * Math.exp(sigma ** 2 / 2);
+        const rowS = Math.max(meanS, cleanS + held.share * held.seconds);
+        const k = (scrape.concurrency * held.share * held.seconds) / rowS;
+        const residual = held.seconds * (1 - (1 - Math.exp(-k)) / k);
+        if (residual > slowest.seconds)
+          tails.scrape = {
+            value: residual,
+            source:
+              `${source}: world, ${fmt(held.share * 100, 2)} % of rows hang (fault rate ${fmt((world.faultRate ?? 0) * 100, 1)} %): ` +
+              `${held.source}; ${fmt(k, 2)} of them in flight among ${fmt(scrape.concurrency)} (of ${fmt(meanS, 3)} s per row), the longest left ≈ ${fmt(residual, 2)} s`,
+          };
+      }
     } else {
       const p95 = lowestP95('scrape');
       if (p95) tails.scrape = p95;
     }
   }
   if (stages.some((s) => s.stage === 'ai')) {
-    if (world.llmTtftMs !== undefined && world.llmTokensPerSecond && world.llmTokensPerMessage) {
-      const seconds = world.llmTtftMs / 1000 + world.llmTokensPerMessage / world.llmTokensPerSecond;
+    // The completion the LLM really wrote (its usage), when measured: the pipeline's max_tokens may
+    // cut the message the world was set to write.
+    const written = tokensPerMessage(sample, source);
+    const completion =
+      written.total !== null && written.prompt !== null
+        ? written.total - written.prompt
+        : world.llmTokensPerMessage;
+    if (world.llmTtftMs !== undefined && world.llmTokensPerSecond && completion) {
+      const seconds = world.llmTtftMs / 1000 + completion / world.llmTokensPerSecond;
       tails.ai = {
         value: seconds,
-        source: `${source}: world, one LLM call = ${fmt(world.llmTtftMs)} ms to the first token + ${fmt(world.llmTokensPerMessage)} tokens at ${fmt(world.llmTokensPerSecond)}/s = ${fmt(seconds, 2)} s`,
+        source: `${source}: world, one LLM call = ${fmt(world.llmTtftMs)} ms to the first token + ${fmt(completion)} tokens${written.prompt !== null ? ' (measured)' : ''} at ${fmt(world.llmTokensPerSecond)}/s = ${fmt(seconds, 2)} s`,
       };
     } else {
       const p95 = lowestP95('ai');
@@ -500,10 +565,20 @@ function drainTails(
  * Measured (50,000 rows, 30,000/min, X ≈ 1,589 rows/s): 60 + 20,000 ÷ 1,589 + 2.6 s fill = 75.2 s
  * against 72.9 s for real, where R ÷ 500 + fill gives 102.6 s.
  */
-export function rateLimitedSeconds(rows: number, unlimitedRps: number, perMinute: number): number {
+export function rateLimitedSeconds(
+  rows: number,
+  unlimitedRps: number,
+  perMinute: number,
+  burstRps = unlimitedRps,
+): number {
   if (unlimitedRps * 60 <= perMinute) return rows / unlimitedRps;
   const minutes = Math.max(0, Math.ceil(rows / perMinute) - 1);
-  return 60 * minutes + (rows - minutes * perMinute) / unlimitedRps;
+  // The stages before the AI stage do not wait for the provider: they go on at the pipeline's rate
+  // and queue rows for it. When the AI stage alone is faster than the pipeline (the scrapers bind),
+  // the last burst clears that queue at the AI stage's own rate, and the run cannot end before the
+  // scrapers have delivered every row: R ÷ X.
+  const burst = Math.max(unlimitedRps, burstRps);
+  return Math.max(rows / unlimitedRps, 60 * minutes + (rows - minutes * perMinute) / burst);
 }
 
 function nearestPoint(points: StagePoint[], concurrency: number): number {
@@ -567,6 +642,15 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
       points: s.points,
       fit: s.fit,
       concurrency: s.concurrency,
+      ...(s.measuredRange
+        ? {
+            measuredConcurrency: {
+              ...s.measuredRange,
+              outside:
+                s.concurrency > s.measuredRange.max * 1.05 || s.concurrency < s.measuredRange.min / 1.05,
+            },
+          }
+        : {}),
       processes: input.processes,
       capacityRps: { value: capacity, source: s.capacitySource },
       secondsPerRow: s.secondsPerRow,
@@ -585,6 +669,16 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
   });
   const fillAndDrainS = evaluated.fillAndDrainS;
   const totalS = input.rows / host.rateRps + fillAndDrainS.value;
+  const fi = evaluated.flowIntervalS;
+  const interval =
+    fi && input.measuredRateInterval
+      ? {
+          lowS: fi.low + fillAndDrainS.value,
+          highS: fi.high + fillAndDrainS.value,
+          level: 0.9,
+          source: `${input.measuredRateInterval.source}: ${fmt(input.measuredRateInterval.low, 1)}…${fmt(input.measuredRateInterval.high, 1)} rows/s`,
+        }
+      : null;
   const notes = [...input.notes];
   if (host.bottleneck.regime === 'provider-limit')
     notes.push(
@@ -592,7 +686,12 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
     );
   if (projection === null && input.mode === 'measured')
     notes.push('No host profile given: figures are for the sampled host only (--host-profile to project).');
-  if (input.profile && input.colocatedSimulators && input.externalCpuSecondsPerRow)
+  if (
+    input.profile &&
+    !input.profile.simulatorsOnHost &&
+    input.colocatedSimulators &&
+    input.externalCpuSecondsPerRow
+  )
     notes.push(
       `On ${input.profile.name} the simulators' CPU (${ms(input.externalCpuSecondsPerRow.value)} per row here) is not counted: there the sites and the LLM are remote.`,
     );
@@ -624,6 +723,7 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
       fillS: input.fillS,
       fillAndDrainS,
       totalS,
+      interval,
       hours: totalS / 3600,
       sumOfStageTimesS: sum(stages.map((s) => s.timeForRowsS)),
     },
@@ -685,10 +785,18 @@ function fillAndDrain(input: CapacityModelInput, bottleneckStage: StageName | nu
   });
   const tailPath = sum(parts.map((p) => p.seconds));
   const drain = Math.max(0, tailPath - inside);
+  // The drain already carries the last row through the bottleneck and every stage after it; of the
+  // fill, only what comes before the bottleneck (the upload, the stages upstream) is left to add —
+  // not the downstream stages a second time.
+  const pathMeanS = sum(path.map(w));
+  const upstream = bottleneckStage ? Math.max(0, input.fillS.value - pathMeanS) : start;
+  const upstreamSource = bottleneckStage
+    ? `${fmt(input.fillS.value, 2)} s until the first row was through (${input.fillS.source}) − ${fmt(pathMeanS, 2)} s of it in ${bottleneckStage} and after (${path.map((s) => `${s.stage} ${fmt(w(s), 2)} s`).join(' + ')}), which the drain counts`
+    : startSource;
   return {
-    value: start + drain,
+    value: upstream + drain,
     source:
-      `start ${fmt(start, 2)} s: ${startSource}; drain ${fmt(drain, 2)} s: the last rows' path ` +
+      `start ${fmt(upstream, 2)} s: ${upstreamSource}; drain ${fmt(drain, 2)} s: the last rows' path ` +
       `${parts.map((p) => `${p.stage} ${fmt(p.seconds, 2)} s`).join(' + ')} = ${fmt(tailPath, 2)} s − ${fmt(inside, 2)} s inside R ÷ rate ` +
       `(${
         parts
@@ -871,7 +979,7 @@ function evaluateHost(
   host: HostSpec,
   processes: number,
   measuredRate: Traced | null,
-): { capacity: HostCapacity; fillAndDrainS: Traced } {
+): { capacity: HostCapacity; fillAndDrainS: Traced; flowIntervalS: { low: number; high: number } | null } {
   const bounds = capacityBounds(input, host, processes);
   if (bounds.length === 0) throw new SampleUnusableError(input.source, ['no stage has a rate']);
   const isLlm = (b: CapacityBound) => b.kind === 'llm-rpm' || b.kind === 'llm-tpm';
@@ -896,11 +1004,31 @@ function evaluateHost(
   // cannot see a per-minute limit (the sliding minute still has room in it).
   // (A tie names the provider: a window that already ran at the limit was held by it.)
   const limited = llmBound !== null && llmBound.rateRps <= unlimitedRps;
+  // Once a minute opens, the rows queued for the AI stage pass at its own rate, as far as the
+  // shared limits (the cores, the one process) allow: not slower than the pipeline's rate.
+  const aiOwn = others.filter(
+    (b) => (b.kind === 'stage' && b.stage === 'ai') || b.kind === 'cpu' || b.kind === 'process',
+  );
+  const upstreamBinds =
+    unlimitedBinding.kind === 'stage' &&
+    (unlimitedBinding.stage === 'scrape' || unlimitedBinding.stage === 'ingest');
+  const burstRps =
+    upstreamBinds && aiOwn.length
+      ? Math.max(unlimitedRps, Math.min(...aiOwn.map((b) => b.rateRps)))
+      : unlimitedRps;
   const binding = limited ? llmBound : unlimitedBinding;
   const flowS = limited
-    ? rateLimitedSeconds(input.rows, unlimitedRps, llmBound.rateRps * 60)
+    ? rateLimitedSeconds(input.rows, unlimitedRps, llmBound.rateRps * 60, burstRps)
     : input.rows / unlimitedRps;
   const rateRps = input.rows / flowS;
+  // The measured rate's interval carries into the flow's: a faster pipeline fills the provider's
+  // minute sooner, a slower one takes longer, whichever bound then holds.
+  const ri = measuredRate && others.length > 0 ? input.measuredRateInterval : null;
+  const flowAt = (unlimited: number) =>
+    limited
+      ? rateLimitedSeconds(input.rows, unlimited, llmBound.rateRps * 60, Math.max(burstRps, unlimited))
+      : input.rows / unlimited;
+  const flowIntervalS = ri ? { low: flowAt(ri.high), high: flowAt(ri.low) } : null;
   const unlimitedSource = measuredRate
     ? measuredRate.source
     : `lowest bound: ${unlimitedBinding.kind}${unlimitedBinding.stage ? ` (${unlimitedBinding.stage})` : ''}`;
@@ -908,7 +1036,7 @@ function evaluateHost(
   const wholeMinutes = limited ? Math.max(0, Math.ceil(input.rows / perMinute) - 1) : 0;
   const rateSource = limited
     ? `the LLM provider's ${fmt(perMinute)} rows per sliding minute (${llmBound.kind}): ${fmt(wholeMinutes)} whole minute${wholeMinutes === 1 ? '' : 's'} of ${fmt(perMinute)} rows, ` +
-      `then ${fmt(input.rows - wholeMinutes * perMinute)} rows at the unlimited ${fmt(unlimitedRps, 1)} rows/s (${unlimitedSource}) = ${fmt(flowS, 1)} s for ${fmt(input.rows)} rows, ` +
+      `then ${fmt(input.rows - wholeMinutes * perMinute)} rows at ${burstRps > unlimitedRps ? `the AI stage's own ${fmt(burstRps, 1)} rows/s (rows queued for it while the scrapers went on at ${fmt(unlimitedRps, 1)} rows/s, ${unlimitedSource}; never before R ÷ that)` : `the unlimited ${fmt(unlimitedRps, 1)} rows/s (${unlimitedSource})`} = ${fmt(flowS, 1)} s for ${fmt(input.rows)} rows, ` +
       `${fmt(rateRps, 1)} rows/s on average (${fmt(llmBound.rateRps, 1)} rows/s sustained)`
     : unlimitedSource;
   const bottleneck: Bottleneck = { ...binding, advice: adviceFor(binding, input, host) };
@@ -940,7 +1068,7 @@ function evaluateHost(
     memorySource: memoryUsed?.source ?? 'no base RSS or memory per row in flight known',
     max: maxRate(input, host),
   };
-  return { capacity, fillAndDrainS };
+  return { capacity, fillAndDrainS, flowIntervalS };
 }
 
 /**
@@ -1139,3 +1267,148 @@ export function fmt(n: number, digits = 0): string {
 const ms = (seconds: number) => `${fmt(seconds * 1000, 3)} ms`;
 const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
 const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
+
+/**
+ * Tokens one message costs against a tokens-per-minute limit: prompt + completion, as the provider
+ * (and the simulator) charge them, measured from the LLM's `usage` — in the combined window (pages
+ * scraped for real) or else the AI stage's windows. A version 1 sample has only the completion
+ * length the world was set to, which undercounts (the prompt carries the scraped page): said in a note.
+ */
+export function tokensPerMessage(
+  sample: PipelineSample,
+  source: string,
+): { total: number | null; prompt: number | null; source: string; note?: string } {
+  const describe = (t: TokensPerMessage, where: string) => ({
+    total: t.prompt + t.completion,
+    prompt: t.prompt,
+    source: `${fmt(t.prompt + t.completion, 0)} = ${fmt(t.prompt, 0)} prompt + ${fmt(t.completion, 0)} completion, mean of ${fmt(t.messages)} messages' usage in ${source}: ${where}`,
+  });
+  if (sample.combined?.tokens && sample.combined.tokens.messages > 0)
+    return describe(sample.combined.tokens, 'combined window');
+  const points = (sample.stages.find((m) => m.stage === 'ai')?.points ?? []).filter(
+    (p) => p.tokens && p.tokens.messages > 0,
+  );
+  if (points.length) {
+    const messages = sum(points.map((p) => p.tokens!.messages));
+    return describe(
+      {
+        prompt: sum(points.map((p) => p.tokens!.prompt * p.tokens!.messages)) / messages,
+        completion: sum(points.map((p) => p.tokens!.completion * p.tokens!.messages)) / messages,
+        messages,
+      },
+      `stages.ai (${points.length} windows)`,
+    );
+  }
+  const completion = sample.world.llmTokensPerMessage ?? null;
+  return {
+    total: completion,
+    prompt: null,
+    source: completion === null ? 'unknown' : `${fmt(completion)}: the world's completion length only`,
+    ...(sample.world.llmTpm
+      ? {
+          note: `${source} does not record the tokens a message really costs (a version 1 sample): the tokens/min limit is divided by the completion alone (${fmt(completion ?? 0)}), which undercounts the prompt; sample again for a tpm forecast.`,
+        }
+      : {}),
+  };
+}
+
+/** Level of the forecast's interval. */
+const INTERVAL_LEVEL = 0.9;
+const BOOTSTRAP_DRAWS = 2_000;
+
+/**
+ * The 90 % interval of the combined window's steady rate, from the window's own variation: a
+ * bootstrap over its seconds (rows finished in each second of the steady part, resampled with
+ * replacement), widened to the rates of the window's two halves when those differ more — a drift
+ * (other load on the host, a ramp not yet over) shows between the halves, not between seconds.
+ * Null without a timeline of at least 4 seconds.
+ */
+export function combinedRateInterval(
+  combined: NonNullable<PipelineSample['combined']>,
+  source: string,
+): { low: number; high: number; source: string } | null {
+  const timeline = combined.timeline;
+  if (!timeline || combined.steadyFromS === undefined) return null;
+  const from = combined.steadyFromS;
+  const to = from + combined.windowS;
+  const inside = timeline.filter((t) => t.tS >= from - 0.26 && t.tS <= to + 0.26);
+  // Rows finished per whole second: increments between marks about a second apart.
+  const perSecond: number[] = [];
+  for (let i = 0; i + 2 < inside.length; i += 2) {
+    const dt = inside[i + 2]!.tS - inside[i]!.tS;
+    if (dt > 0) perSecond.push((inside[i + 2]!.finished - inside[i]!.finished) / dt);
+  }
+  if (perSecond.length < 4) return null;
+  const random = new SeededRandom(perSecond.length * 7919 + Math.round(combined.throughputRps));
+  const means: number[] = [];
+  for (let d = 0; d < BOOTSTRAP_DRAWS; d++) {
+    let total = 0;
+    for (let k = 0; k < perSecond.length; k++)
+      total += perSecond[Math.floor(random.next() * perSecond.length)]!;
+    means.push(total / perSecond.length);
+  }
+  means.sort((a, b) => a - b);
+  const tail = (1 - INTERVAL_LEVEL) / 2;
+  // The bootstrap is centred on the mean of the seconds; centre it on the window's measured rate.
+  const centre = sum(perSecond) / perSecond.length;
+  const scale = centre > 0 ? combined.throughputRps / centre : 1;
+  let low = means[Math.floor(tail * BOOTSTRAP_DRAWS)]! * scale;
+  let high = means[Math.ceil((1 - tail) * BOOTSTRAP_DRAWS) - 1]! * scale;
+  const half = Math.floor(perSecond.length / 2);
+  const firstHalf = sum(perSecond.slice(0, half)) / half;
+  const secondHalf = sum(perSecond.slice(half)) / (perSecond.length - half);
+  low = Math.min(low, firstHalf * scale, secondHalf * scale);
+  high = Math.max(high, firstHalf * scale, secondHalf * scale);
+  return {
+    low: Math.max(low, Number.MIN_VALUE),
+    high,
+    source: `${source}: combined window, ${INTERVAL_LEVEL * 100} % bootstrap over its ${perSecond.length} seconds, widened to its halves' rates (${fmt(firstHalf * scale, 1)} and ${fmt(secondHalf * scale, 1)} rows/s)`,
+  };
+}
+
+/**
+ * A queue stage (scrape, AI) that got no window of its own — a slow world whose levels gave way to
+ * the combined window — read from the combined window instead: its mean rows in flight there ÷ the
+ * rate = its time per row (Little's law), so at its configured N it does N ÷ that time per row while
+ * it waits on the sites or the LLM. One point: the curve beyond it is assumed linear.
+ */
+function stagesFromCombined(
+  sample: PipelineSample,
+  source: string,
+): Array<{ measurement: StageMeasurement; note: string }> {
+  const c = sample.combined;
+  if (!c?.timeline || c.steadyFromS === undefined || !(c.throughputRps > 0)) return [];
+  const from = c.steadyFromS;
+  const steady = c.timeline.filter((t) => t.tS >= from && t.tS <= from + c.windowS);
+  if (steady.length < 2) return [];
+  const out: Array<{ measurement: StageMeasurement; note: string }> = [];
+  for (const stage of ['scrape', 'ai'] as const) {
+    if (sample.stages.some((m) => m.stage === stage && m.points.some((p) => p.items > 0))) continue;
+    const inFlight =
+      sum(steady.map((t) => (stage === 'scrape' ? t.scrapeActive : t.aiActive))) / steady.length;
+    if (!(inFlight > 0)) continue;
+    const n = c.concurrency[stage];
+    const secondsPerRow = inFlight / c.throughputRps;
+    const rate = n / secondsPerRow;
+    out.push({
+      measurement: {
+        stage,
+        points: [
+          {
+            concurrency: n,
+            meanInFlight: n,
+            throughputRps: rate,
+            items: c.items ?? Math.round(c.throughputRps * c.windowS),
+            windowS: c.windowS,
+            // Every stage's CPU is in the combined window's figure; none is charged here twice.
+            cpuSecondsPerItem: 0,
+            externalCpuSecondsPerItem: 0,
+            rssBytes: c.rssBytes,
+          },
+        ],
+      },
+      note: `${stage}: no window of its own (its levels gave way to the combined window); read from the combined window by Little's law: ${fmt(inFlight, 1)} rows in flight ÷ ${fmt(c.throughputRps, 2)} rows/s = ${fmt(secondsPerRow, 2)} s per row, so N=${fmt(n)} ÷ that ≈ ${fmt(rate, 2)} rows/s (${source}: combined.timeline).`,
+    });
+  }
+  return out;
+}

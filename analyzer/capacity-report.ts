@@ -54,6 +54,8 @@ export interface CapacityStage {
   fit: UslFit | null;
   /** Configured rows in flight per process, and pipeline processes. */
   concurrency: number;
+  /** Concurrency levels measured (measured mode), and whether the configured one lies outside them. */
+  measuredConcurrency?: { min: number; max: number; outside: boolean };
   processes: number;
   /** Rows/s the stage can finish at its configured concurrency on all processes. */
   capacityRps: Traced;
@@ -154,7 +156,14 @@ export interface CapacityReport {
     baseRssBytes: Traced | null;
     cpuSecondsPerRow: Traced | null;
     externalCpuSecondsPerRow: Traced | null;
-    llm: { rpm: number | null; tpm: number | null; tokensPerMessage: number | null; source: string };
+    /** `tokensPerMessage`: prompt + completion, what one message costs against tokens/min. */
+    llm: {
+      rpm: number | null;
+      tpm: number | null;
+      tokensPerMessage: number | null;
+      promptTokensPerMessage?: number | null;
+      source: string;
+    };
     /** The combined window (all stages at once), when measured. */
     combined: { throughputRps: number; cpuSecondsPerRow: number; fillS: number; rssBytes: number } | null;
   };
@@ -175,6 +184,11 @@ export interface CapacityReport {
     /** What the fill and the drain add to R ÷ rate (the part of the fill not already inside it). */
     fillAndDrainS: Traced;
     totalS: number;
+    /**
+     * How sure the forecast is: total seconds at the low and high ends of the measured rate's
+     * interval (`level`, e.g. 0.9); null when nothing was measured to resample (declared mode).
+     */
+    interval?: { lowS: number; highS: number; level: number; source: string } | null;
     hours: number;
     /** What adding the stage times up would claim: wrong, because stages run at the same time. */
     sumOfStageTimesS: number;

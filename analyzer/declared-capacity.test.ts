@@ -152,4 +152,31 @@ describe('declared capacity files', () => {
       ['ai', 1],
     ]);
   });
+
+  it('charges a message its prompt and its completion against the tokens/min limit', () => {
+    // 200 in flight ÷ 0.5 s = 400 rows/s unlimited. 1,200,000 tokens/min ÷ (290 + 120) = 2,926.8
+    // messages/min = 48.78 rows/s: the tpm limit binds; on the completion alone it would be 166.7.
+    const declared = parseDeclaredCapacity(
+      {
+        ...valid,
+        workers: { processes: 1, concurrencyPerProcess: 200 },
+        llm: { tpm: 1_200_000, tokensPerMessage: 120, promptTokensPerMessage: 290 },
+        stages: { scrape: { latencyMs: 500 }, ai: { latencyMs: 500 } },
+      },
+      'x.json',
+    );
+    const report = capacityFromDeclared(declared, 'x.json', { rows: 100_000, targetRateRps: 100 });
+    expect(report.inputs.llm).toMatchObject({ tokensPerMessage: 410, promptTokensPerMessage: 290 });
+    expect(report.forecast.bottleneck.kind).toBe('llm-tpm');
+    expect(report.forecast.bottleneck.rateRps).toBeCloseTo(1_200_000 / 60 / 410, 9);
+    expect(report.target!.llm.tpmNeeded).toBe(100 * 60 * 410);
+    // Without the prompt, the completion alone is counted, and a note says so.
+    const bare = capacityFromDeclared(
+      parseDeclaredCapacity({ ...declared, llm: { tpm: 1_200_000, tokensPerMessage: 120 } }, 'y.json'),
+      'y.json',
+      { rows: 100_000 },
+    );
+    expect(bare.inputs.llm.tokensPerMessage).toBe(120);
+    expect(bare.notes.join('\n')).toMatch(/promptTokensPerMessage is not declared/);
+  });
 });

@@ -57,7 +57,8 @@ export interface DeclaredCapacity {
   cpuMsPerRow?: number;
   usableCpuUtilisation?: number;
   memoryPerInFlightBytes?: number;
-  llm?: { rpm?: number; tpm?: number; tokensPerMessage?: number };
+  /** tokensPerMessage: the completion; promptTokensPerMessage: the prompt. A tpm limit is charged both. */
+  llm?: { rpm?: number; tpm?: number; tokensPerMessage?: number; promptTokensPerMessage?: number };
   stages: Partial<Record<StageName, DeclaredStage>>;
 }
 
@@ -259,12 +260,7 @@ export function modelInputFromDeclared(
         ? null
         : { value: declared.workers.coresPerProcess, source: field('/workers/coresPerProcess') },
     usableMemoryFraction: opts.usableMemoryFraction ?? DEFAULT_USABLE_MEMORY,
-    llm: {
-      rpm: declared.llm?.rpm ?? null,
-      tpm: declared.llm?.tpm ?? null,
-      tokensPerMessage: declared.llm?.tokensPerMessage ?? null,
-      source: field('/llm'),
-    },
+    llm: declaredLlm(declared, field('/llm'), notes),
     fillS: {
       value: fillKnown.reduce((a, s) => a + s.secondsPerRow!.value, 0),
       source: fillKnown.length
@@ -274,5 +270,29 @@ export function modelInputFromDeclared(
     measuredRate: null,
     combined: null,
     notes,
+  };
+}
+
+/**
+ * The declared LLM: a message costs prompt + completion tokens against a tokens/min limit, as the
+ * provider charges them. Without a declared prompt the completion alone is counted, and a note says so.
+ */
+function declaredLlm(declared: DeclaredCapacity, source: string, notes: string[]): CapacityModelInput['llm'] {
+  const llm = declared.llm ?? {};
+  const completion = llm.tokensPerMessage;
+  const prompt = llm.promptTokensPerMessage;
+  if (llm.tpm && completion !== undefined && prompt === undefined)
+    notes.push(
+      'llm.promptTokensPerMessage is not declared: the tokens/min limit is divided by the completion alone, but the provider charges the prompt (the scraped page) too; declare it for a tpm forecast.',
+    );
+  return {
+    rpm: llm.rpm ?? null,
+    tpm: llm.tpm ?? null,
+    tokensPerMessage: completion === undefined ? null : completion + (prompt ?? 0),
+    promptTokensPerMessage: prompt ?? null,
+    source:
+      prompt === undefined
+        ? source
+        : `${source}: ${fmt(prompt)} prompt + ${fmt(completion ?? 0)} completion tokens per message`,
   };
 }

@@ -23,6 +23,8 @@ export interface HostProfile {
   reservedMemoryBytes?: number;
   /** Where the figures come from. */
   source?: string;
+  /** The simulators run on this host too (a bench's real run): their CPU counts; default false. */
+  colocatedSimulators?: boolean;
 }
 
 const validate = compileSchema<HostProfile>(schema);

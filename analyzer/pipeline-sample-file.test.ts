@@ -104,10 +104,21 @@ describe('pipeline sample files', () => {
   });
 
   it('refuses a newer version, asking for an upgrade', () => {
-    const text = JSON.stringify({ ...sample(), version: 2 });
+    const text = JSON.stringify({ ...sample(), version: 3 });
     expect(problemOf(() => readPipelineSample(text, 'next.json')).message).toMatch(
-      /version 2, newer .* upgrade/,
+      /version 3, newer .* upgrade/,
     );
+  });
+
+  it('reads a version 1 file (no configured concurrency, no tokens) and a version 2 file with them', () => {
+    expect(readPipelineSample(JSON.stringify(sample()), 'v1.json').version).toBe(1);
+    const v2 = {
+      ...sample(),
+      version: 2,
+      configured: { ingest: 1, scrape: 1500, ai: 4000, write: 5500 },
+      combined: { ...sample().combined!, tokens: { prompt: 290, completion: 120, messages: 9000 } },
+    };
+    expect(readPipelineSample(JSON.stringify(v2), 'v2.json').combined?.tokens?.prompt).toBe(290);
   });
 
   it('names a missing field', () => {

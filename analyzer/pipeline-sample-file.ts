@@ -1,7 +1,7 @@
 import { SampleInvalidError } from '../errors.js';
 import { VersionedFile } from '../versioned-json.js';
 import { PIPELINE_SAMPLE_KIND, PIPELINE_SAMPLE_VERSION, type PipelineSample } from './pipeline-sample.js';
-import schema from './pipeline-sample.schema.v1.json' with { type: 'json' };
+import schema from './pipeline-sample.schema.v2.json' with { type: 'json' };
 
 const pipelineSampleFile = new VersionedFile<PipelineSample>({
   kind: PIPELINE_SAMPLE_KIND,

@@ -1,12 +1,28 @@
+import { DEFAULT_SCRAPER_OPTIONS } from '../pipeline/scraper/scraper.js';
 import type { HostDescription } from '../scenarios/host-description.js';
 
 /**
  * What the pipeline sampler measures on a host, and what the capacity model reads. Written to
- * disk as versioned JSON (`headroom.pipeline-sample`, version 1), so a capacity report can be
+ * disk as versioned JSON (`headroom.pipeline-sample`, version 2), so a capacity report can be
  * recomputed from a saved sample without measuring again.
+ *
+ * Version 2 adds what version 1 lacked for a forecast on any world: the configured concurrency
+ * (`configured`) and the tokens a message really costs (`tokens` on AI points and on the combined
+ * window, from the LLM's `usage`). Version 1 files are still read: every addition is optional, and
+ * the model says in a note what it assumed in their place.
  */
 export const PIPELINE_SAMPLE_KIND = 'headroom.pipeline-sample';
-export const PIPELINE_SAMPLE_VERSION = 1;
+export const PIPELINE_SAMPLE_VERSION = 2;
+/** Versions this headroom reads. */
+export const PIPELINE_SAMPLE_VERSIONS_READ: readonly number[] = [1, 2];
+
+/** Tokens one message cost, from the LLM's `usage`: the provider charges both against tokens/min. */
+export interface TokensPerMessage {
+  prompt: number;
+  completion: number;
+  /** Messages the means are over. */
+  messages: number;
+}
 
 /** The stages of a row's life; they run at the same time on different rows. */
 export type StageName = 'ingest' | 'scrape' | 'ai' | 'write';
@@ -35,6 +51,8 @@ export interface StagePoint {
    * its retries, e.g. rate limited; ingest: rows rejected by validation).
    */
   failedItems?: number;
+  /** AI stage: mean tokens per message in the window (from the LLM's usage). */
+  tokens?: TokensPerMessage;
 }
 
 export interface StageMeasurement {
@@ -64,6 +82,8 @@ export interface CombinedWindow {
    * scrape and AI stages, to see the fill, the ramp and (when rows ran out) the drain.
    */
   timeline?: Array<{ tS: number; finished: number; scrapeActive: number; aiActive: number }>;
+  /** Mean tokens per message in the steady window (from the LLM's usage). */
+  tokens?: TokensPerMessage;
 }
 
 /** Settings of the simulated world the sample was taken in (what the user modelled). */
@@ -84,7 +104,8 @@ export interface SampledWorld {
 
 export interface PipelineSample {
   kind: typeof PIPELINE_SAMPLE_KIND;
-  version: typeof PIPELINE_SAMPLE_VERSION;
+  /** 2 when written now; 1 for files written before (read, with the model's assumptions noted). */
+  version: 1 | 2;
   /** ISO 8601, UTC. */
   createdAt: string;
   host: HostDescription;
@@ -92,6 +113,11 @@ export interface PipelineSample {
   /** Resident memory of an idle pipeline process (after start, before work). */
   baseRssBytes: number;
   stages: StageMeasurement[];
+  /**
+   * Rows in flight per stage in the configured pipeline: the forecast evaluates each stage here,
+   * whatever levels were measured (version 1: read from the combined window, if any).
+   */
+  configured?: Record<StageName, number>;
   combined?: CombinedWindow;
   /** Wall time the sampling took. */
   durationMs: number;
@@ -101,3 +127,27 @@ export interface PipelineSample {
    */
   hostLoad?: { loadAverage1mStart: number; loadAverage1mEnd: number };
 }
+
+/**
+ * A row whose site hangs (the "timeout" and "slow body" faults, two of the five kinds the fault rate
+ * is spread over) holds its scrape slot until the scraper's timeout, then is retried: its time is
+ * the timeout, the retry delay and one more fetch. The slow body trickles bytes, so only the total
+ * timeout ends it. Null without faults.
+ */
+export function heldRowSeconds(
+  world: SampledWorld,
+): { seconds: number; share: number; source: string } | null {
+  const rate = world.faultRate ?? 0;
+  if (!(rate > 0)) return null;
+  const o = DEFAULT_SCRAPER_OPTIONS;
+  const retryS = o.retryBaseDelayMs / 1000 + (world.siteLatencyMedianMs ?? 300) / 1000;
+  const seconds = o.totalTimeoutMs / 1000 + retryS;
+  return {
+    seconds,
+    share: (rate * 2) / 5,
+    source: `a slow body is cut at the scraper's total timeout ${fmtN(o.totalTimeoutMs / 1000)} s, then retried (${fmtN(retryS, 2)} s) = ${fmtN(seconds, 2)} s (default scraper timeouts)`,
+  };
+}
+
+const fmtN = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

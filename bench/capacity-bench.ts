@@ -1,137 +1,472 @@
 /**
- * npm run bench:capacity [-- --rows 50000 --sample-seconds 120 --combined-seconds 15
- *                            --worlds default,llm-rpm,slow-sites --out DIR]
+ * npm run bench:capacity [-- --seed 1 --worlds 8 --sample-seconds 75 --host --host-only --out DIR]
  *
- * For each simulated world: takes a pipeline sample (at most 2 minutes), forecasts the time for R
- * rows with the capacity model, then processes R rows for real on the same host (the demo, same
- * simulator settings) and prints forecast, actual and the error (goal: within 10 %). The pipeline
- * and the simulators share this host's cores, in the sample as in the real run.
+ * Checks capacity forecasts on worlds drawn at random (seeded) over wide ranges, not on worlds
+ * chosen by hand. For each world: takes a pipeline sample, picks the rows so the real run lasts
+ * 30–150 s (from the forecast), forecasts them with the capacity model, then processes them for real
+ * with the demo (same simulators, same concurrency, run to completion) and prints forecast, actual,
+ * error and whether the actual fell inside the forecast's interval, largest error last.
+ *
+ * Worlds are drawn in a fixed rotation of kinds (LLM requests/min limit, tokens/min limit, scraping
+ * latency-bound at low concurrency, AI latency-bound at low concurrency, faulty sites, anything,
+ * high concurrency), each kind's parameters at random within the ranges below; so every draw of 8
+ * holds the cases a forecast has to get right, and no parameter is picked by hand.
+ *
+ * --host: the host projection checked the same way. A sample on both cores projected onto a one-core
+ * profile against a real run pinned to core 0 (`taskset -c 0`), and the reverse: a sample pinned to
+ * one core projected onto a two-core profile against a real run on both.
+ *
+ * The pipeline and the simulators share this host's cores, in the sample as in the real run; other
+ * work on the host changes rates between the two (the load average is printed next to each figure).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { capacityFromSample } from '../analyzer/capacity-model.js';
+import type { CapacityReport } from '../analyzer/capacity-report.js';
+import type { HostProfile } from '../analyzer/host-profile.js';
 import type { PipelineSample } from '../analyzer/pipeline-sample.js';
 import { writePipelineSample } from '../analyzer/pipeline-sample-file.js';
-import { renderSampleTable } from '../cli/pipeline-sample-table.js';
 import { type DemoResult, runDemo } from '../pipeline/demo.js';
+import { SeededRandom } from '../pipeline/sim/seeded-random.js';
 import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
 import { MAX_SAMPLE_SECONDS, samplePipeline } from '../scenarios/pipeline-sampler.js';
 
-/** Worlds the forecast is checked in: each binds the pipeline in a different way. */
-const WORLDS: Record<string, { what: string; simulators: SimulatorsOptions }> = {
-  default: { what: 'default simulators (sites ~300 ms, LLM ~1.7 s): CPU-bound on 2 cores', simulators: {} },
-  // 30,000 requests per minute = 500 rows/s, about a third of what this host does unlimited.
-  'llm-rpm': {
-    what: 'LLM rate limit 30,000 requests/min (500 rows/s): the provider limit binds',
-    simulators: { llm: { rateLimit: { requestsPerMinute: 30_000 } } },
-  },
-  // 1,500 scrapers ÷ ~1.7 s mean per page ≈ 880 rows/s: concurrency (Little's law) binds.
-  'slow-sites': {
-    what: 'slow sites (lognormal median 1.5 s, sigma 0.5): scraper concurrency binds (Little)',
-    simulators: { siteFarm: { latency: { medianMs: 1500, sigma: 0.5 } } },
-  },
-};
+/** The ranges every world is drawn from. */
+const RANGES = {
+  siteMedianMs: [50, 3_000],
+  siteSigma: [0.2, 1.0],
+  pageKb: [5, 200],
+  faultRate: [0, 0.1],
+  ttftMs: [100, 2_000],
+  tokensPerSecond: [10, 200],
+  tokensPerMessage: [50, 500],
+  concurrency: [8, 5_000],
+} as const;
+/**
+ * An AI call longer than this cannot be sampled in two minutes (a window needs about three calls):
+ * tokens per second are drawn again until the call fits. Said in the output.
+ */
+const MAX_AI_CALL_S = 10;
+/** Real runs last this long (the forecast picks the rows); provider-limited ones longer, past their first minute. */
+const RUN_S: Record<string, [number, number]> = { default: [35, 75], provider: [80, 140] };
+/** Prompt tokens a message costs besides its completion (the scraped page, the instructions), roughly. */
+const PROMPT_TOKENS_GUESS = 300;
+/** "Low concurrency": the latency-bound worlds use at most this many slots in the stage that binds. */
+const LOW_CONCURRENCY = 40;
+
+type Kind = 'llm-rpm' | 'llm-tpm' | 'latency-scrape' | 'latency-ai' | 'faults' | 'any' | 'high-concurrency';
+const ROTATION: Kind[] = [
+  'llm-rpm',
+  'llm-tpm',
+  'latency-scrape',
+  'latency-ai',
+  'faults',
+  'any',
+  'high-concurrency',
+  'any',
+];
+
+interface World {
+  name: string;
+  kind: Kind;
+  simulators: SimulatorsOptions;
+  concurrency: { scraping: number; ai_processing: number };
+  what: string;
+}
 
 const { values } = parseArgs({
   options: {
-    rows: { type: 'string', default: '50000' },
-    'sample-seconds': { type: 'string', default: '120' },
-    'combined-seconds': { type: 'string', default: '15' },
-    worlds: { type: 'string', default: Object.keys(WORLDS).join(',') },
+    seed: { type: 'string', default: '1' },
+    worlds: { type: 'string', default: String(ROTATION.length) },
+    'sample-seconds': { type: 'string', default: '75' },
+    host: { type: 'boolean', default: false },
+    'host-only': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
-const rows = Number(values.rows);
+const seed = Number(values.seed);
+const worldCount = Number(values.worlds);
 const sampleSeconds = Number(values['sample-seconds']);
-// A longer combined window than the sampler's default: the forecast rests on it, and on a shared
-// host its rate moves with the other load; 15 s averages more of that out.
-const combinedWindowS = Number(values['combined-seconds']);
-if (!(Number.isInteger(rows) && rows >= 1000))
-  throw new Error(`--rows must be an integer >= 1000 (got ${values.rows})`);
-if (!(combinedWindowS >= 1 && combinedWindowS <= 60))
-  throw new Error(`--combined-seconds must be between 1 and 60 (got ${values['combined-seconds']})`);
+if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer (got ${values.seed})`);
+if (!(Number.isInteger(worldCount) && worldCount >= 0 && worldCount <= 100))
+  throw new Error(`--worlds must be an integer from 0 to 100 (got ${values.worlds})`);
 if (!(sampleSeconds >= 5 && sampleSeconds <= MAX_SAMPLE_SECONDS))
   throw new Error(
     `--sample-seconds must be between 5 and ${MAX_SAMPLE_SECONDS} (got ${values['sample-seconds']})`,
   );
-const worlds = values.worlds.split(',').map((w) => w.trim());
-for (const w of worlds)
-  if (!WORLDS[w]) throw new Error(`unknown world "${w}": use ${Object.keys(WORLDS).join(', ')}`);
 
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const load = () => fmt(os.loadavg()[0]!, 1);
+const loadavg = () => fmt(os.loadavg()[0]!, 2);
+
+const uniform = (r: SeededRandom, [lo, hi]: readonly [number, number]) => lo + (hi - lo) * r.next();
+const logUniform = (r: SeededRandom, [lo, hi]: readonly [number, number]) =>
+  Math.exp(Math.log(lo) + (Math.log(hi) - Math.log(lo)) * r.next());
+const intLog = (r: SeededRandom, range: readonly [number, number]) => Math.round(logUniform(r, range));
+
+/** Mean seconds a page takes (lognormal) and an AI call (first token + message at the token rate). */
+const scrapeS = (s: SimulatorsOptions) =>
+  (s.siteFarm!.latency!.medianMs * Math.exp(s.siteFarm!.latency!.sigma ** 2 / 2)) / 1000;
+const aiS = (s: SimulatorsOptions) =>
+  (s.llm!.timeToFirstTokenMs! + (s.llm!.tokensPerMessage! / s.llm!.tokensPerSecond!) * 1000) / 1000;
+
+/** One world of kind `kind`, every parameter drawn at random within RANGES (and the kind's constraint). */
+export function drawWorld(r: SeededRandom, kind: Kind, index: number): World {
+  const faultRate =
+    kind === 'faults'
+      ? uniform(r, [0.03, RANGES.faultRate[1]])
+      : uniform(r, RANGES.faultRate) * (r.next() < 0.5 ? 1 : 0);
+  const perKind = faultRate / 5;
+  const simulators: SimulatorsOptions = {
+    siteFarm: {
+      seed: index + 1,
+      latency: {
+        medianMs: Math.round(logUniform(r, RANGES.siteMedianMs)),
+        sigma: uniform(r, RANGES.siteSigma),
+      },
+      pageBytes: { medianBytes: Math.round(logUniform(r, RANGES.pageKb) * 1024), sigma: 0.3 },
+      ...(faultRate > 0
+        ? {
+            faults: {
+              notFound: perKind,
+              serverError: perKind,
+              reset: perKind,
+              timeout: perKind,
+              slowBody: perKind,
+            },
+          }
+        : {}),
+    },
+    llm: {
+      timeToFirstTokenMs: Math.round(logUniform(r, RANGES.ttftMs)),
+      tokensPerSecond: Math.round(logUniform(r, RANGES.tokensPerSecond)),
+      tokensPerMessage: Math.round(logUniform(r, RANGES.tokensPerMessage)),
+    },
+  };
+  for (let i = 0; i < 50 && aiS(simulators) > MAX_AI_CALL_S; i++)
+    simulators.llm!.tokensPerSecond = Math.round(logUniform(r, RANGES.tokensPerSecond));
+  if (aiS(simulators) > MAX_AI_CALL_S)
+    simulators.llm!.tokensPerSecond = Math.ceil(
+      simulators.llm!.tokensPerMessage! / (MAX_AI_CALL_S - simulators.llm!.timeToFirstTokenMs! / 1000),
+    );
+  let scraping = intLog(r, RANGES.concurrency);
+  let ai = intLog(r, RANGES.concurrency);
+  const clampN = (n: number) =>
+    Math.max(RANGES.concurrency[0], Math.min(RANGES.concurrency[1], Math.ceil(n)));
+  // What each stage would do alone, by Little's law; the host's CPU caps both near 1,000 rows/s.
+  const rates = () => ({ scrape: scraping / scrapeS(simulators), ai: ai / aiS(simulators) });
+  if (kind === 'latency-scrape') {
+    scraping = intLog(r, [RANGES.concurrency[0], LOW_CONCURRENCY]);
+    ai = clampN(3 * rates().scrape * aiS(simulators));
+  } else if (kind === 'latency-ai') {
+    ai = intLog(r, [RANGES.concurrency[0], LOW_CONCURRENCY]);
+    scraping = clampN(3 * rates().ai * scrapeS(simulators));
+  } else if (kind === 'high-concurrency') {
+    scraping = intLog(r, [1_000, RANGES.concurrency[1]]);
+    ai = intLog(r, [1_000, RANGES.concurrency[1]]);
+  } else if (kind === 'llm-rpm' || kind === 'llm-tpm') {
+    // The provider binds only below what the pipeline does without it: enough slots for ~200 rows/s
+    // or more, then a limit at a quarter to two thirds of that.
+    scraping = Math.max(scraping, clampN(200 * scrapeS(simulators)));
+    ai = Math.max(ai, clampN(200 * aiS(simulators)));
+  }
+  const unlimited = Math.min(rates().scrape, rates().ai, 1_000);
+  const share = uniform(r, [0.25, 0.66]);
+  const tokens = simulators.llm!.tokensPerMessage! + PROMPT_TOKENS_GUESS;
+  if (kind === 'llm-rpm')
+    simulators.llm!.rateLimit = { requestsPerMinute: Math.round(unlimited * share * 60) };
+  else if (kind === 'llm-tpm')
+    simulators.llm!.rateLimit = { tokensPerMinute: Math.round(unlimited * share * 60 * tokens) };
+  else if (kind === 'any' && r.next() < 0.5) {
+    // A limit drawn at random, on or off, binding or not.
+    const limit = unlimited * uniform(r, [0.3, 2]) * 60;
+    simulators.llm!.rateLimit =
+      r.next() < 0.5
+        ? { requestsPerMinute: Math.round(limit) }
+        : { tokensPerMinute: Math.round(limit * tokens) };
+  }
+  const l = simulators.llm!;
+  const f = simulators.siteFarm!;
+  const what =
+    `sites ${fmt(f.latency!.medianMs)} ms σ ${fmt(f.latency!.sigma, 2)}, pages ${fmt(f.pageBytes!.medianBytes / 1024)} KB, ` +
+    `faults ${fmt(faultRate * 100, 1)} %; LLM ${fmt(l.timeToFirstTokenMs!)} ms + ${fmt(l.tokensPerMessage!)} tokens at ${fmt(l.tokensPerSecond!)}/s` +
+    `${l.rateLimit?.requestsPerMinute ? `, ${fmt(l.rateLimit.requestsPerMinute)} rpm` : ''}${l.rateLimit?.tokensPerMinute ? `, ${fmt(l.rateLimit.tokensPerMinute)} tpm` : ''}; ` +
+    `concurrency scrape ${fmt(scraping)} / AI ${fmt(ai)}`;
+  return {
+    name: `w${index + 1}-${kind}`,
+    kind,
+    simulators,
+    concurrency: { scraping, ai_processing: ai },
+    what,
+  };
+}
+
+/** Rows whose forecast lasts about `seconds` (the forecast is not linear in rows under a per-minute limit). */
+function rowsFor(sample: PipelineSample, seconds: number): { rows: number; report: CapacityReport } {
+  let rows = 1_000;
+  let report = capacityFromSample(sample, { rows, source: 'sample' });
+  for (let i = 0; i < 6; i++) {
+    const flowS = Math.max(1, seconds - report.forecast.fillAndDrainS.value);
+    const next = Math.max(
+      20,
+      Math.round((rows * flowS) / Math.max(1, report.forecast.totalS - report.forecast.fillAndDrainS.value)),
+    );
+    if (Math.abs(next - rows) / rows < 0.02) break;
+    rows = next;
+    report = capacityFromSample(sample, { rows, source: 'sample' });
+  }
+  return { rows, report };
+}
 
 interface Outcome {
   world: string;
+  what: string;
+  rows: number;
+  forecastS: number;
+  intervalS: [number, number] | null;
+  actualS: number;
+  errorPct: number;
+  inside: boolean | null;
+  bottleneck: string;
+  regime: string;
+  loadSample: string;
+  loadRun: string;
+  outside: string[];
+  failed: number;
+  timedOut: boolean;
+}
+
+const bottleneckOf = (r: CapacityReport) =>
+  `${r.forecast.bottleneck.kind}${r.forecast.bottleneck.stage ? ` ${r.forecast.bottleneck.stage}` : ''}`;
+
+async function checkWorld(world: World, random: SeededRandom): Promise<Outcome> {
+  console.log(`── ${world.name}: ${world.what}`);
+  const loadSample = loadavg();
+  const sample = await samplePipeline({
+    simulators: world.simulators,
+    pipeline: { concurrency: world.concurrency },
+    sampleSeconds,
+  });
+  const providerBound =
+    world.kind === 'llm-rpm' ||
+    world.kind === 'llm-tpm' ||
+    capacityFromSample(sample, { rows: 10_000 }).forecast.bottleneck.regime === 'provider-limit';
+  const targetS = uniform(random, RUN_S[providerBound ? 'provider' : 'default']!);
+  const { rows, report } = rowsFor(sample, targetS);
+  const f = report.forecast;
+  const interval = f.interval ? ([f.interval.lowS, f.interval.highS] as [number, number]) : null;
+  const outside = report.stages.filter((s) => s.measuredConcurrency?.outside).map((s) => s.stage);
+  console.log(
+    `  sample ${fmt(sample.durationMs / 1000, 0)} s (load ${loadSample}); combined window ${sample.combined ? `${fmt(sample.combined.windowS, 1)} s at ${fmt(sample.combined.throughputRps, 1)} rows/s` : 'NONE'}; ` +
+      `tokens/message ${report.inputs.llm.tokensPerMessage === null ? 'n/a' : fmt(report.inputs.llm.tokensPerMessage)}` +
+      `${outside.length ? `; configured concurrency outside the measured levels: ${outside.join(', ')}` : ''}`,
+  );
+  console.log(
+    `  forecast ${fmt(rows)} rows: ${fmt(f.totalS, 1)} s${interval ? ` (90 % ${fmt(interval[0], 1)}…${fmt(interval[1], 1)} s)` : ''}, ` +
+      `${fmt(f.rateRps, 1)} rows/s, bottleneck ${bottleneckOf(report)} (${f.bottleneck.regime})`,
+  );
+  const loadRun = loadavg();
+  const demo: DemoResult = await runDemo({
+    rows,
+    simulators: world.simulators,
+    pipeline: { concurrency: world.concurrency },
+    // Run to completion: a bound far above the forecast, only so a hung run still ends.
+    timeoutMs: Math.max(900_000, f.totalS * 10_000),
+  });
+  const actualS = demo.durationMs / 1000;
+  const errorPct = ((f.totalS - actualS) / actualS) * 100;
+  const inside = interval ? actualS >= interval[0] && actualS <= interval[1] : null;
+  console.log(
+    `  actual ${fmt(actualS, 1)} s (load ${loadRun} → ${loadavg()}); ${fmt(demo.messages)} messages, ${fmt(demo.failed)} failed, ` +
+      `${fmt(demo.lost)} lost${demo.timedOut ? ', TIMED OUT' : ''}; error ${errorPct >= 0 ? '+' : ''}${fmt(errorPct, 1)} %` +
+      `${inside === null ? '' : inside ? ', inside the interval' : ', outside the interval'}\n`,
+  );
+  if (values.out) {
+    await mkdir(values.out, { recursive: true });
+    await writePipelineSample(path.join(values.out, `${world.name}.sample.json`), sample);
+    await writeFile(
+      path.join(values.out, `${world.name}.outcome.json`),
+      `${JSON.stringify({ world, rows, report, demo }, null, 2)}\n`,
+    );
+  }
+  return {
+    world: world.name,
+    what: world.what,
+    rows,
+    forecastS: f.totalS,
+    intervalS: interval,
+    actualS,
+    errorPct,
+    inside,
+    bottleneck: bottleneckOf(report),
+    regime: f.bottleneck.regime,
+    loadSample,
+    loadRun,
+    outside,
+    failed: demo.failed,
+    timedOut: demo.timedOut,
+  };
+}
+
+const bin = path.resolve(import.meta.dirname, '../cli/bin.ts');
+/** Runs the CLI pinned to core 0 and returns its JSON output. */
+function pinnedCli(args: string[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'taskset',
+      ['-c', '0', process.execPath, '--import', 'tsx', bin, ...args, '--json'],
+      { maxBuffer: 64 * 2 ** 20, timeout: 1_800_000 },
+      (err, stdout, stderr) => {
+        const text = stdout.trim();
+        try {
+          resolve(JSON.parse(text.slice(text.lastIndexOf('\n{') + 1)));
+        } catch {
+          reject(
+            new Error(
+              `taskset -c 0 headroom ${args.join(' ')} failed: ${err?.message ?? ''}\n${stderr.slice(-2000)}`,
+            ),
+          );
+        }
+      },
+    );
+  });
+}
+
+function profile(cores: number): HostProfile {
+  return {
+    kind: 'headroom.host-profile',
+    version: 1,
+    name: `this host on ${cores} core${cores === 1 ? '' : 's'}`,
+    cores,
+    memoryBytes: Math.floor(os.totalmem() / 2 ** 20) * 2 ** 20,
+    colocatedSimulators: true,
+  };
+}
+
+interface HostOutcome {
+  check: string;
+  rows: number;
   forecastS: number;
   actualS: number;
   errorPct: number;
-  bottleneck: string;
-  sample: PipelineSample;
-  demo: DemoResult;
+  load: string;
+}
+
+/** Sample on `from` cores, project onto `to`, run for real on `to`. */
+async function checkHost(direction: '2→1' | '1→2', rowsTargetS: number): Promise<HostOutcome> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-host-bench-'));
+  const profilePath = path.join(dir, 'profile.json');
+  const to = direction === '2→1' ? 1 : 2;
+  await writeFile(profilePath, JSON.stringify(profile(to)));
+  let projectedRps: number;
+  let projectedFor: (rows: number) => number;
+  const load0 = loadavg();
+  if (direction === '2→1') {
+    const sample = await samplePipeline({ sampleSeconds });
+    await writePipelineSample(path.join(dir, 'sample.json'), sample);
+    const at = (rows: number) =>
+      capacityFromSample(sample, { rows, hostProfile: profile(1), source: 'sample on 2 cores' }).projection!;
+    projectedRps = at(10_000).rateRps;
+    projectedFor = (rows) => at(rows).hoursForRows * 3600;
+  } else {
+    const report = (await pinnedCli([
+      'capacity',
+      '--rows',
+      '10000',
+      '--sample-seconds',
+      String(sampleSeconds),
+      '--host-profile',
+      profilePath,
+      '--out',
+      dir,
+    ])) as CapacityReport;
+    projectedRps = report.projection!.rateRps;
+    const { readPipelineSampleFile } = await import('../analyzer/pipeline-sample-file.js');
+    const sample = await readPipelineSampleFile(path.join(dir, 'sample.json'));
+    projectedFor = (rows) =>
+      capacityFromSample(sample, { rows, hostProfile: profile(2), source: 'sample on 1 core' }).projection!
+        .hoursForRows * 3600;
+  }
+  const rows = Math.max(1_000, Math.round(projectedRps * rowsTargetS));
+  const forecastS = projectedFor(rows);
+  console.log(
+    `  ${direction}: projected ${fmt(rows)} rows in ${fmt(forecastS, 1)} s (${fmt(projectedRps, 1)} rows/s); running for real…`,
+  );
+  const load1 = loadavg();
+  const actualS =
+    direction === '2→1'
+      ? ((await pinnedCli(['demo', '--rows', String(rows), '--timeout-s', '1800'])) as DemoResult)
+          .durationMs / 1000
+      : (await runDemo({ rows, timeoutMs: 1_800_000 })).durationMs / 1000;
+  const errorPct = ((forecastS - actualS) / actualS) * 100;
+  console.log(
+    `  ${direction}: actual ${fmt(actualS, 1)} s, error ${errorPct >= 0 ? '+' : ''}${fmt(errorPct, 1)} % (load ${load0} → ${load1} → ${loadavg()})`,
+  );
+  return {
+    check:
+      direction === '2→1'
+        ? 'sampled on 2 cores, projected onto 1 (taskset -c 0)'
+        : 'sampled on 1 core (taskset -c 0), projected onto 2',
+    rows,
+    forecastS,
+    actualS,
+    errorPct,
+    load: `${load0} → ${load1}`,
+  };
 }
 
 console.log(
   `headroom bench:capacity on ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ` +
-    `${fmt(os.totalmem() / 2 ** 30)} GB, Node ${process.version}`,
+    `${fmt(os.totalmem() / 2 ** 30)} GB, Node ${process.version}; seed ${seed}, ${worldCount} worlds, samples of ${sampleSeconds} s`,
 );
 console.log(
-  'The pipeline and the simulators (site farm + LLM) share these cores, in the sample and in the real run.\n',
+  'The pipeline and the simulators (site farm + LLM) share these cores, in the sample and in the real run.\n' +
+    `Ranges: sites ${RANGES.siteMedianMs.join('–')} ms σ ${RANGES.siteSigma.join('–')}, pages ${RANGES.pageKb.join('–')} KB, faults 0–10 %, ` +
+    `LLM first token ${RANGES.ttftMs.join('–')} ms, ${RANGES.tokensPerSecond.join('–')} tokens/s, ${RANGES.tokensPerMessage.join('–')} tokens/message ` +
+    `(an AI call kept ≤ ${MAX_AI_CALL_S} s: longer cannot be sampled in two minutes), rpm/tpm on or off, concurrency ${RANGES.concurrency.join('–')}.\n`,
 );
 
 const outcomes: Outcome[] = [];
-for (const world of worlds) {
-  const { what, simulators } = WORLDS[world]!;
-  console.log(`── ${world}: ${what}`);
-  console.log(`  sampling (at most ${sampleSeconds} s; load average ${load()})…`);
-  const sample = await samplePipeline({ simulators, sampleSeconds, combinedWindowS });
-  console.log(renderSampleTable(sample).join('\n'));
-
-  const report = capacityFromSample(sample, { rows, source: `${world} sample` });
-  const forecastS = report.forecast.totalS;
-  const bottleneck = `${report.forecast.bottleneck.kind}${report.forecast.bottleneck.stage ? ` (${report.forecast.bottleneck.stage})` : ''}`;
-  console.log(
-    `\n  forecast for ${fmt(rows)} rows: ${fmt(forecastS, 1)} s at ${fmt(report.forecast.rateRps, 1)} rows/s ` +
-      `+ fill ${fmt(report.forecast.fillS.value, 1)} s; bottleneck ${bottleneck}`,
+if (!values['host-only']) {
+  const random = new SeededRandom(seed);
+  const worlds = Array.from({ length: worldCount }, (_, i) =>
+    drawWorld(random, ROTATION[i % ROTATION.length]!, i),
   );
-  console.log(`    ${report.forecast.rateSource}`);
-  for (const note of report.notes) console.log(`    note: ${note}`);
-
-  console.log(`  processing ${fmt(rows)} rows for real (load average ${load()})…`);
-  const demo = await runDemo({ rows, simulators, timeoutMs: Math.max(600_000, forecastS * 3000) });
-  const actualS = demo.durationMs / 1000;
-  const errorPct = ((forecastS - actualS) / actualS) * 100;
+  for (const w of worlds) outcomes.push(await checkWorld(w, random));
+  outcomes.sort((a, b) => Math.abs(a.errorPct) - Math.abs(b.errorPct));
   console.log(
-    `  actual: ${fmt(actualS, 1)} s (${fmt(demo.rowsPerSecond, 1)} rows/s); ${fmt(demo.messages)} messages, ` +
-      `${fmt(demo.failed)} failed, ${fmt(demo.lost)} lost${demo.timedOut ? ', TIMED OUT' : ''}; ` +
-      `scrape done at ${fmt(demo.stages.scrape.durationMs / 1000, 1)} s, AI at ${fmt(demo.stages.ai.durationMs / 1000, 1)} s; ` +
-      `CPU ${fmt(demo.processes.pipeline.cpuMsPerRow * 1000)} + ${fmt(demo.processes.simulators.cpuMsPerRow * 1000)} µs/row`,
+    `Summary, seed ${seed} (2 cores shared by pipeline, simulators and other work; load = 1-min load average at sample / run):`,
   );
-  if (Object.keys(demo.failuresByReason).length)
-    console.log(`  failures: ${JSON.stringify(demo.failuresByReason).slice(0, 300)}`);
   console.log(
-    `  forecast ${fmt(forecastS, 1)} s vs actual ${fmt(actualS, 1)} s: error ${errorPct >= 0 ? '+' : ''}${fmt(errorPct, 1)} % ` +
-      `(${Math.abs(errorPct) <= 10 ? 'within' : 'OUTSIDE'} the 10 % goal); load average now ${load()}\n`,
+    '| world | rows | forecast s (90 % interval) | actual s | error | inside | bottleneck | load |',
   );
-  outcomes.push({ world, forecastS, actualS, errorPct, bottleneck, sample, demo });
-  if (values.out) {
-    await mkdir(values.out, { recursive: true });
-    await writePipelineSample(path.join(values.out, `${world}.sample.json`), sample);
-    await writeFile(
-      path.join(values.out, `${world}.outcome.json`),
-      `${JSON.stringify({ world, rows, forecastS, actualS, errorPct, bottleneck, report, demo }, null, 2)}\n`,
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const o of outcomes)
+    console.log(
+      `| ${o.world}: ${o.what} | ${fmt(o.rows)} | ${fmt(o.forecastS, 1)} (${o.intervalS ? `${fmt(o.intervalS[0], 1)}–${fmt(o.intervalS[1], 1)}` : 'n/a'}) | ${fmt(o.actualS, 1)} | ` +
+        `${o.errorPct >= 0 ? '+' : ''}${fmt(o.errorPct, 1)} % | ${o.inside === null ? 'n/a' : o.inside ? 'yes' : 'no'} | ${o.bottleneck} (${o.regime})${o.outside.length ? `; outside measured: ${o.outside.join(', ')}` : ''} | ${o.loadSample} / ${o.loadRun} |`,
     );
-  }
+  const worst = outcomes.at(-1);
+  if (worst)
+    console.log(
+      `\nworst |error| ${fmt(Math.abs(worst.errorPct), 1)} % (${worst.world}); within 10 %: ${outcomes.filter((o) => Math.abs(o.errorPct) <= 10).length}/${outcomes.length}; ` +
+        `inside the interval: ${outcomes.filter((o) => o.inside).length}/${outcomes.length}`,
+    );
 }
-
-console.log(`Summary, ${fmt(rows)} rows (2 cores shared by pipeline and simulators):`);
-console.log('  world        forecast s   actual s   error %   bottleneck');
-for (const o of outcomes) {
+if (values.host || values['host-only']) {
   console.log(
-    `  ${o.world.padEnd(11)} ${fmt(o.forecastS, 1).padStart(11)} ${fmt(o.actualS, 1).padStart(10)} ` +
-      `${`${o.errorPct >= 0 ? '+' : ''}${fmt(o.errorPct, 1)}`.padStart(9)}   ${o.bottleneck}`,
+    '\nHost projection (the simulators run on the pinned core too, so the profiles count their CPU):',
   );
+  const host = [await checkHost('2→1', 45), await checkHost('1→2', 45)];
+  console.log('| check | rows | forecast s | actual s | error | load |');
+  console.log('|---|---|---|---|---|---|');
+  for (const h of host)
+    console.log(
+      `| ${h.check} | ${fmt(h.rows)} | ${fmt(h.forecastS, 1)} | ${fmt(h.actualS, 1)} | ${h.errorPct >= 0 ? '+' : ''}${fmt(h.errorPct, 1)} % | ${h.load} |`,
+    );
 }
+if (values.out)
+  await writeFile(path.join(values.out, 'summary.json'), `${JSON.stringify({ seed, outcomes }, null, 2)}\n`);

@@ -19,6 +19,17 @@ export function capacityHtmlDocument(report: CapacityReport): HtmlReportDocument
       heading: 'Forecast',
       paragraphs: [
         `${fmt(f.rows)} rows in ${formatDuration(f.totalS)} at ${formatRate(f.rateRps)} (${f.rateSource}).`,
+        ...(f.interval
+          ? [
+              `${fmt(f.interval.level * 100, 0)} % interval: ${formatDuration(f.interval.lowS)} – ${formatDuration(f.interval.highS)} (${f.interval.source}).`,
+            ]
+          : []),
+        ...report.stages
+          .filter((s) => s.measuredConcurrency?.outside)
+          .map(
+            (s) =>
+              `Outside what was measured: ${s.stage} runs at N=${fmt(s.concurrency)}, measured at N=${fmt(s.measuredConcurrency!.min)}…${fmt(s.measuredConcurrency!.max)}.`,
+          ),
         `Bottleneck: ${f.bottleneck.kind}${f.bottleneck.stage ? ` (${f.bottleneck.stage})` : ''}, ${f.bottleneck.regime}. ${f.bottleneck.explanation}.`,
         `Advice: ${f.bottleneck.advice}.`,
         `Adding the stages' times up would say ${formatDuration(f.sumOfStageTimesS)}: wrong, the stages run at the same time.`,

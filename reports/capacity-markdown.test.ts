@@ -29,4 +29,15 @@ describe('capacity Markdown', () => {
     expect(formatRate(16)).toBe('16.0 rows/s (960/min)');
     expect(formatRate(80 / 60)).toBe('1.33 rows/s (80.0/min)');
   });
+
+  it('prints how sure the forecast is and a stage run outside what was measured', async () => {
+    const report = capacityFromDeclared(await loadDeclaredCapacity(ioBound), ioBound);
+    report.forecast.interval = { lowS: 30_000, highS: 33_000, level: 0.9, source: 'combined window' };
+    report.stages[0]!.measuredConcurrency = { min: 8, max: 64, outside: true };
+    const md = renderCapacityMarkdown(report);
+    expect(md).toContain('- **How sure:** 90 % interval 8.33 h – 9.17 h (combined window)');
+    expect(md).toContain(
+      `- **Outside what was measured:** ${report.stages[0]!.stage} runs at N=${report.stages[0]!.concurrency}, measured at N=8…64`,
+    );
+  });
 });

@@ -77,7 +77,18 @@ export function renderCapacityMarkdown(report: CapacityReport): string {
     '',
     `- **Rate:** ${formatRate(f.rateRps)} — ${f.rateSource}`,
     `- **Time:** ${fmt(f.rows)} rows ÷ ${fmt(f.rateRps, 2)} rows/s + ${fmt(f.fillAndDrainS.value, 1)} s fill and drain = ${formatDuration(f.totalS)} (${f.fillAndDrainS.source})`,
+    ...(f.interval
+      ? [
+          `- **How sure:** ${fmt(f.interval.level * 100, 0)} % interval ${formatDuration(f.interval.lowS)} – ${formatDuration(f.interval.highS)} (${f.interval.source})`,
+        ]
+      : []),
     `- **Bottleneck:** ${boundName(f.bottleneck)}, ${f.bottleneck.regime}. ${f.bottleneck.explanation}`,
+    ...report.stages
+      .filter((s) => s.measuredConcurrency?.outside)
+      .map(
+        (s) =>
+          `- **Outside what was measured:** ${s.stage} runs at N=${fmt(s.concurrency)}, measured at N=${fmt(s.measuredConcurrency!.min)}…${fmt(s.measuredConcurrency!.max)}`,
+      ),
     `- **Advice:** ${f.bottleneck.advice}`,
     `- The stages run at the same time on different rows: adding their times up would say ${formatDuration(f.sumOfStageTimesS)}, which is wrong.`,
     '',

@@ -110,3 +110,45 @@ describe('sampling plan', () => {
     ]);
   });
 });
+
+/** A slow LLM: 200 ms to the first token + 120 tokens at 40/s = 3.2 s an AI row (the world of issue 14). */
+const SLOW_LLM_WORLD = {
+  siteFarm: { latency: { medianMs: 120, sigma: 0.3 } },
+  llm: { timeToFirstTokenMs: 200, tokensPerSecond: 40, tokensPerMessage: 120 },
+};
+
+describe('a world whose slowest stage leaves no time for every window', () => {
+  it('plans fewer, longer levels for a slow LLM, and still a combined window', () => {
+    const fast = planSampling({ simulators: FAST_WORLD, sampleSeconds: 60 });
+    const slow = planSampling({
+      simulators: { llm: { timeToFirstTokenMs: 2000, tokensPerSecond: 20, tokensPerMessage: 150 } },
+      sampleSeconds: 60,
+    });
+    expect(fast.levels.ai).toHaveLength(4);
+    expect(slow.levels.ai.length).toBeLessThan(4);
+    expect(slow.levels.ai.length).toBeGreaterThanOrEqual(1);
+    expect(slow.combined).toBe(true);
+    // Three AI calls (9.5 s each) at least, not the 10 s a fast world gets.
+    expect(slow.combinedWindowS).toBeGreaterThanOrEqual(3 * 9.5);
+  });
+
+  it('keeps the combined window when the AI levels asked for would take the whole budget', async () => {
+    // Four AI levels at 3.2 s a row need ~60 s of windows; the budget is 30 s. The AI levels give
+    // way (the highest and the middle ones first), the combined window stays.
+    const sample = await samplePipeline({
+      simulators: SLOW_LLM_WORLD,
+      pipeline: { concurrency: { scraping: 32, ai_processing: 64 } },
+      sampleSeconds: 30,
+      levels: { ingest: [1], write: [8], scrape: [8, 32], ai: [8, 16, 32, 64] },
+    });
+    expect(sample.combined).toBeDefined();
+    expect(sample.combined!.items).toBeGreaterThan(0);
+    expect(sample.combined!.throughputRps).toBeGreaterThan(0);
+    expect(sample.configured).toMatchObject({ scrape: 32, ai: 64 });
+    expect(points(sample, 'ai').length).toBeLessThan(4);
+    // Tokens per message from the LLM's usage: the prompt carries the page, so it outweighs the completion.
+    expect(sample.combined!.tokens!.completion).toBeGreaterThan(100);
+    expect(sample.combined!.tokens!.prompt).toBeGreaterThan(sample.combined!.tokens!.completion);
+    checkPipelineSample(sample, 'slow-llm sample');
+  }, 90_000);
+});

@@ -11,8 +11,13 @@ import type {
   StageMeasurement,
   StageName,
   StagePoint,
+  TokensPerMessage,
 } from '../analyzer/pipeline-sample.js';
-import { PIPELINE_SAMPLE_KIND, PIPELINE_SAMPLE_VERSION } from '../analyzer/pipeline-sample.js';
+import {
+  heldRowSeconds,
+  PIPELINE_SAMPLE_KIND,
+  PIPELINE_SAMPLE_VERSION,
+} from '../analyzer/pipeline-sample.js';
 import { ConfigInvalidError } from '../errors.js';
 import { ApiClient } from '../pipeline/api/api-client.js';
 import { generateCsv } from '../pipeline/ingest/csv-generator.js';
@@ -201,24 +206,45 @@ export async function samplePipeline(opts: PipelineSamplerOptions = {}): Promise
       for (const session of Object.values(sessions)) await session.close();
       for (const stage of ['scrape', 'ai'] as const) delete sessions[stage];
       opts.signal?.throwIfAborted();
-      const aiLeft = queued.filter((w) => w.stage === 'ai');
-      const laterS =
-        overheadRatio * sum(aiLeft.map((w) => w.overheadS)) +
-        sum(aiLeft.map((w) => w.windowS)) * MIN_WINDOW_SCALE;
+      // The combined window is never left out: the forecast on this host rests on it. When the time
+      // left cannot hold it and every AI level still to come, AI levels give way (middle ones first,
+      // then the highest), down to none.
       const closeS = plan.combinedCloseS * overheadRatio;
-      const leftS = (deadlineMs - Date.now()) / 1000 - closeS - laterS;
-      if (leftS < plan.combinedOverheadS - plan.combinedCloseS + MIN_WINDOW_S) return;
+      const needS = plan.combinedOverheadS - plan.combinedCloseS + plan.combinedWindowS;
+      const aiLeftS = () => {
+        const aiLeft = queued.filter((w) => w.stage === 'ai' && !w.dropped);
+        return (
+          overheadRatio * sum(aiLeft.map((w) => w.overheadS)) +
+          sum(aiLeft.map((w) => w.windowS)) * MIN_WINDOW_SCALE
+        );
+      };
+      const timeLeftS = () => (deadlineMs - Date.now()) / 1000 - closeS;
+      const dropOrder = queued
+        .filter((w) => w.stage === 'ai')
+        .sort((a, b) => Number(a.edge) - Number(b.edge) || b.concurrency - a.concurrency);
+      for (const w of dropOrder) {
+        if (timeLeftS() - aiLeftS() >= needS) break;
+        w.dropped = true;
+      }
+      const laterS = aiLeftS();
       windowIndex++;
       const concurrency = plan.configured.scrape + plan.configured.ai;
       progress({ stage: 'combined', concurrency });
-      combined = await sampleCombined(ctx, plan, plan.combinedWindowS, deadlineMs - (closeS + laterS) * 1000);
+      // At least the shortest window worth having, even past the planned end: a sample without a
+      // combined window forecasts from stages measured apart, which is what went wrong before.
+      const latestEndMs = Math.max(
+        deadlineMs - (closeS + laterS) * 1000,
+        Date.now() + (plan.combinedOverheadS - plan.combinedCloseS + MIN_WINDOW_S * 3) * 1000,
+      );
+      combined = await sampleCombined(ctx, plan, plan.combinedWindowS, latestEndMs);
       progress({ stage: 'combined', concurrency, combined });
     };
     try {
       for (const [i, w] of queued.entries()) {
         opts.signal?.throwIfAborted();
         if (w.stage === 'ai' && plan.combined && !combinedDone) await runCombined();
-        const rest = queued.slice(i);
+        if (w.dropped) continue;
+        const rest = queued.slice(i).filter((r) => !r.dropped);
         const reserveS =
           plan.combined && !combinedDone ? plan.combinedWindowS + plan.combinedOverheadS * overheadRatio : 0;
         const leftS =
@@ -260,6 +286,7 @@ export async function samplePipeline(opts: PipelineSamplerOptions = {}): Promise
       world,
       baseRssBytes,
       stages: stages.sort((a, b) => STAGE_ORDER[a.stage] - STAGE_ORDER[b.stage]),
+      configured: plan.configured,
       ...(combined ? { combined } : {}),
       durationMs: Date.now() - startedMs,
       hostLoad: { loadAverage1mStart, loadAverage1mEnd: os.loadavg()[0]! },
@@ -278,8 +305,10 @@ interface QueueWindowPlan {
   concurrency: number;
   windowS: number;
   overheadS: number;
-  /** The stage's lowest or highest level: the two regimes, never dropped for time. */
+  /** The stage's lowest or highest level: the two regimes, dropped for time only to keep the combined window. */
   edge: boolean;
+  /** Left out to leave the combined window its time. */
+  dropped?: boolean;
 }
 
 interface SamplingPlan {
@@ -332,19 +361,87 @@ export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
   };
   // Low levels show the latency-bound regime (rows/s ≈ in flight ÷ time per row), the top one is
   // beyond the configured default, where this host's CPU saturates.
-  const levels: Record<StageName, number[]> = {
-    ingest: [1, 2],
-    scrape: geometricLevels(configured.scrape / 32, configured.scrape * 2, 4),
-    ai: geometricLevels(configured.ai / 32, configured.ai * 2, 4),
-    write: [16, 128, 1024],
-    ...(opts.levels as Partial<Record<StageName, number[]>>),
-  };
-  for (const s of STAGES) levels[s] = [...new Set(levels[s])].sort((a, b) => a - b);
-
-  // A window must hold the ramp-up (about one time per row) and a steady part of about two.
   const world = describeWorld(opts.simulators);
   const llmLimitRps = providerLimitRps(world);
   const rowS = { scrape: expectedRowSeconds('scrape', world), ai: expectedRowSeconds('ai', world) };
+  const combined = opts.combined ?? true;
+  // The steady part, after twice the fill (about ingest + one scrape + one AI call). The forecast
+  // on the sampled host rests on this window: 15 s is what bench:capacity checked against real
+  // runs; windows of about 6 s swung with other load on a shared host. Short budgets get a sixth.
+  // A slow world gets a longer one: at least three times per row.
+  const combinedWindowS =
+    opts.combinedWindowS ?? Math.max(Math.min(15, sampleSeconds / 6), 3 * (rowS.scrape + rowS.ai));
+  const combinedCloseS = 1 + rowS.ai + configured.ai / llmLimitRps;
+  const combinedOverheadS = 2 * combinedFillS(world) + 1 + combinedCloseS;
+  // Levels per stage sized by the time per row: each window holds a ramp-up and a steady part of
+  // about two times per row, so a slow world gets fewer (longer) levels — at least one per stage,
+  // and the combined window always.
+  const planFor = (count: number) => {
+    const levels: Record<StageName, number[]> = {
+      ingest: [1, 2],
+      scrape: stageLevels(configured.scrape, count),
+      ai: stageLevels(configured.ai, count),
+      write: [16, 128, 1024],
+      ...(opts.levels as Partial<Record<StageName, number[]>>),
+    };
+    for (const s of STAGES) levels[s] = [...new Set(levels[s])].sort((a, b) => a - b);
+    return { levels, queueWindows: queueWindowsFor(levels, stages, rowS, llmLimitRps) };
+  };
+  let planned = planFor(4);
+  for (let count = 3; count >= 1; count--) {
+    const needS =
+      INGEST_WRITE_S +
+      sum(planned.queueWindows.map((w) => w.windowS * MIN_WINDOW_SCALE + w.overheadS)) +
+      (combined ? combinedWindowS + combinedOverheadS : 0);
+    if (opts.levels || needS <= sampleSeconds * BUDGET_PLANNED) break;
+    planned = planFor(count);
+  }
+  const { levels, queueWindows } = planned;
+  const ingestWrite =
+    (stages.includes('ingest') ? levels.ingest.length : 0) +
+    (stages.includes('write') ? levels.write.length : 0);
+  return {
+    sampleSeconds,
+    stages,
+    levels,
+    configured,
+    queueWindows,
+    combined,
+    combinedWindowS,
+    combinedOverheadS,
+    combinedCloseS,
+    windowCount: ingestWrite + queueWindows.length + (combined ? 1 : 0),
+  };
+}
+
+/** Time the ingest and write windows take together, about: they are fast whatever the world. */
+const INGEST_WRITE_S = 8;
+
+/**
+ * `count` concurrency levels for a stage configured at `configured`: from a 32nd of it (the
+ * latency-bound regime) to twice it (beyond, where the CPU saturates); a single level is the
+ * configured one, two are a quarter of it and twice it.
+ */
+export function stageLevels(configured: number, count: number): number[] {
+  if (count <= 1) return [configured];
+  if (count === 2) return geometricLevels(configured / 4, configured * 2, 2);
+  return geometricLevels(configured / 32, configured * 2, count);
+}
+
+/** Seconds until every stage is full in the combined window: twice its expected fill, or a held row's time. */
+function combinedFillS(world: SampledWorld): number {
+  const fill = 1 + expectedRowSeconds('scrape', world) + expectedRowSeconds('ai', world);
+  const held = heldRowSeconds(world);
+  return Math.max(fill, held ? held.seconds : 0);
+}
+
+function queueWindowsFor(
+  levels: Record<StageName, number[]>,
+  stages: StageName[],
+  rowS: Record<'scrape' | 'ai', number>,
+  llmLimitRps: number,
+): QueueWindowPlan[] {
+  // A window must hold the ramp-up (about one time per row) and a steady part of about two.
   const queueWindows: QueueWindowPlan[] = [];
   for (const stage of ['scrape', 'ai'] as const) {
     if (!stages.includes(stage)) continue;
@@ -366,26 +463,7 @@ export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
       });
     }
   }
-  const combined = opts.combined ?? true;
-  const ingestWrite =
-    (stages.includes('ingest') ? levels.ingest.length : 0) +
-    (stages.includes('write') ? levels.write.length : 0);
-  return {
-    sampleSeconds,
-    stages,
-    levels,
-    configured,
-    queueWindows,
-    combined,
-    // The steady part, after twice the fill (about ingest + one scrape + one AI call). The forecast
-    // on the sampled host rests on this window: 15 s is what bench:capacity checked against real
-    // runs; windows of about 6 s swung with other load on a shared host. Short budgets get a sixth.
-    combinedWindowS:
-      opts.combinedWindowS ?? Math.max(Math.min(15, sampleSeconds / 6), 3 * (rowS.scrape + rowS.ai)),
-    combinedOverheadS: 2 * (1 + rowS.scrape + rowS.ai) + 1 + rowS.ai + configured.ai / llmLimitRps,
-    combinedCloseS: 1 + rowS.ai + configured.ai / llmLimitRps,
-    windowCount: ingestWrite + queueWindows.length + (combined ? 1 : 0),
-  };
+  return queueWindows;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -442,7 +520,10 @@ function providerLimitRps(world: SampledWorld): number {
 function expectedRowSeconds(stage: 'scrape' | 'ai', world: SampledWorld): number {
   if (stage === 'scrape') {
     const sigma = world.siteLatencySigma ?? 0.5;
-    return ((world.siteLatencyMedianMs ?? 300) * Math.exp((sigma * sigma) / 2)) / 1000 + 0.02;
+    const clean = ((world.siteLatencyMedianMs ?? 300) * Math.exp((sigma * sigma) / 2)) / 1000 + 0.02;
+    // Rows whose site hangs hold a slot for the scraper's timeout and a retry: the mean counts them.
+    const held = heldRowSeconds(world);
+    return held ? clean + held.share * held.seconds : clean;
   }
   const tokens = world.llmTokensPerMessage ?? 120;
   return ((world.llmTtftMs ?? 200) + (tokens / (world.llmTokensPerSecond ?? 80)) * 1000) / 1000 + 0.02;
@@ -779,6 +860,7 @@ async function measureQueueWindow(
   const endMs = cost0.atMs + windowS * 1000;
   const hist0 = await readJobHistogram(pipeline, queue);
   const failed0 = await failedOutcomes(pipeline, stage);
+  const tokens0 = await markTokens(pipeline);
   const done0 = (await finished()).done;
   let inFlightSum = 0;
   let ticks = 0;
@@ -800,8 +882,10 @@ async function measureQueueWindow(
   const cost1 = await markCost(ctx.sims);
   const hist1 = await readJobHistogram(pipeline, queue);
   const failed1 = await failedOutcomes(pipeline, stage);
+  const tokens1 = await markTokens(pipeline);
   const done1 = (await finished()).done;
   const items = done1 - done0;
+  const tokens = stage === 'ai' ? tokensPerMessage(tokens0, tokens1, items - (failed1 - failed0)) : undefined;
   const seconds = (cost1.atMs - cost0.atMs) / 1000;
   // A window cut short by running dry measured a drain, not a steady flow: no point rather than a
   // wrong one.
@@ -818,6 +902,33 @@ async function measureQueueWindow(
     rssBytes,
     ...(latency ? { externalLatencyMs: latency } : {}),
     failedItems: failed1 - failed0,
+    ...(tokens ? { tokens } : {}),
+  };
+}
+
+/** Prompt and completion tokens the AI step has used so far (the LLM's `usage`, as counted by the pipeline). */
+interface TokenMark {
+  prompt: number;
+  completion: number;
+}
+
+async function markTokens(pipeline: RunningPipeline): Promise<TokenMark> {
+  const metric = await pipeline.metrics.aiTokens.get();
+  const mark: TokenMark = { prompt: 0, completion: 0 };
+  for (const v of metric.values) {
+    if (v.labels.kind === 'prompt') mark.prompt += v.value;
+    else if (v.labels.kind === 'completion') mark.completion += v.value;
+  }
+  return mark;
+}
+
+/** Mean tokens per message between two marks; undefined when no message was written. */
+function tokensPerMessage(a: TokenMark, b: TokenMark, messages: number): TokensPerMessage | undefined {
+  if (!(messages > 0) || b.prompt + b.completion <= a.prompt + a.completion) return undefined;
+  return {
+    prompt: (b.prompt - a.prompt) / messages,
+    completion: (b.completion - a.completion) / messages,
+    messages,
   };
 }
 
@@ -1062,7 +1173,8 @@ async function sampleCombined(
     MAX_EXPECTED_RPS / 2,
   );
   // Enough rows for twice the expected fill (ingest, one scrape, one AI call) and the steady part.
-  const rows = Math.ceil(expectedRps * (2 * (1 + scrapeS + aiS) + steadyS) * 1.3) + 1_000;
+  const held = heldRowSeconds(ctx.world);
+  const rows = Math.ceil(expectedRps * (2 * combinedFillS(ctx.world) + steadyS) * 1.3) + 1_000;
   const opened = await openPipeline(ctx, {});
   const { pipeline, api } = opened;
   try {
@@ -1076,7 +1188,8 @@ async function sampleCombined(
     uploading.catch(() => {});
     let uploadId: number | undefined;
     let fillS: number | undefined;
-    let steady: { cost: CostMark; finished: number } | undefined;
+    let steady: { cost: CostMark; finished: number; messages: number; tokens: TokenMark } | undefined;
+    let messages = 0;
     let rssBytes = process.memoryUsage.rss();
     let finished = 0;
     let drained = false;
@@ -1102,19 +1215,35 @@ async function sampleCombined(
       const u = uploadId === undefined ? undefined : await pipeline.store.getUpload(uploadId);
       if (u) {
         finished = u.ai.done + u.ai.failed + u.scrape.failed;
+        messages = u.ai.done;
         if (fillS === undefined && finished > 0) fillS = (now - t0) / 1000;
-        drained = u.status !== 'ingesting' && u.scrape.done + u.scrape.failed >= u.ingest.accepted;
+        // The drain begins when the slowest stage runs out of rows, not the scrapers: with a slow
+        // LLM they finish early and leave the AI stage a queue that keeps it steady long after.
+        const scraped = u.status !== 'ingesting' && u.scrape.done + u.scrape.failed >= u.ingest.accepted;
+        drained = scraped && (await pipeline.queue.depth('ai_processing')).waiting === 0;
       }
       // Every stage is full once the fill has passed twice: the AI stage is then fed by scrapers
-      // that have run at their own steady rate for a whole AI call.
-      if (!steady && fillS !== undefined && now - t0 >= fillS * 2000)
-        steady = { cost: await markCost(ctx.sims), finished };
+      // that have run at their own steady rate for a whole AI call. Rows held by hanging sites
+      // pile up in the scrape slots until the first of them gives up: not steady before that.
+      if (
+        !steady &&
+        fillS !== undefined &&
+        now - t0 >= Math.max(fillS * 2, fillS + (held?.seconds ?? 0)) * 1000
+      )
+        steady = {
+          cost: await markCost(ctx.sims),
+          finished,
+          messages,
+          tokens: await markTokens(pipeline),
+        };
       if (steady && now - steady.cost.atMs >= steadyS * 1000) break;
       if (drained || Date.now() >= latestEndMs) break;
     }
     const cost1 = await markCost(ctx.sims);
+    const tokens1 = await markTokens(pipeline);
     await uploading;
-    const from = steady ?? { cost: cost0, finished: 0 };
+    const from = steady ?? { cost: cost0, finished: 0, messages: 0, tokens: { prompt: 0, completion: 0 } };
+    const tokens = tokensPerMessage(from.tokens, tokens1, messages - from.messages);
     const items = finished - from.finished;
     const seconds = (cost1.atMs - from.cost.atMs) / 1000;
     return {
@@ -1129,6 +1258,7 @@ async function sampleCombined(
       items,
       ...(steady ? { steadyFromS: Math.round(steady.cost.atMs - t0) / 1000 } : {}),
       timeline,
+      ...(tokens ? { tokens } : {}),
     };
   } finally {
     await opened.close();

@@ -160,6 +160,17 @@ export function renderCapacityText(r: CapacityReport): string {
   const lines = [
     `headroom capacity (${r.mode}): ${fmt(f.rows)} rows → ${formatDuration(f.totalS)} on ${h.name} (${h.cores} cores)`,
     `  rate         ${formatRate(f.rateRps)} — ${f.rateSource}`,
+    ...(f.interval
+      ? [
+          `  how sure     ${fmt(f.interval.level * 100, 0)} % interval ${formatDuration(f.interval.lowS)} – ${formatDuration(f.interval.highS)} (${f.interval.source})`,
+        ]
+      : []),
+    ...r.stages
+      .filter((s) => s.measuredConcurrency?.outside)
+      .map(
+        (s) =>
+          `  outside      ${s.stage} runs at N=${fmt(s.concurrency)}, measured only at N=${fmt(s.measuredConcurrency!.min)}…${fmt(s.measuredConcurrency!.max)}: its rate there is extrapolated`,
+      ),
     `  bottleneck   ${f.bottleneck.kind}${f.bottleneck.stage ? ` ${f.bottleneck.stage}` : ''} (${f.bottleneck.regime}): ${f.bottleneck.explanation}`,
     `  advice       ${f.bottleneck.advice}`,
     `  not the sum  adding the stages' times up would say ${formatDuration(f.sumOfStageTimesS)}: they run at the same time`,
