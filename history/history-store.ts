@@ -51,3 +51,24 @@ export interface HistoryStore {
   series(scenario: string, metric: string, hostId: string): Promise<SeriesPoint[]>;
   close(): Promise<void>;
 }
+
+/** A result's columns, in the order both drivers insert them. */
+export function resultColumns(
+  entry: HistoryEntry,
+): [string, string | null, string | null, string, string, string, string, string] {
+  return [
+    entry.measuredAt,
+    entry.commit,
+    entry.branch,
+    entry.host.id,
+    JSON.stringify(entry.host),
+    entry.scenario,
+    entry.source,
+    entry.engine,
+  ];
+}
+
+/** The figures a result keeps: a figure that is not a number (no /metrics, say) has no point in a series. */
+export function recordedFigures(entry: HistoryEntry): Array<[string, HistoryEntry['figures'][string]]> {
+  return Object.entries(entry.figures).filter(([, f]) => Number.isFinite(f.value));
+}

@@ -2,7 +2,14 @@ import type { Pool } from 'pg';
 import { migratePostgres } from '../pipeline/store/postgres-migrations.js';
 import { openPostgresPool } from '../pipeline/store/postgres-store.js';
 import { HISTORY_MIGRATIONS, historyMigrationSql } from './history-migrations.js';
-import type { HistoryEntry, HistoryMetric, HistoryStore, SeriesPoint } from './history-store.js';
+import {
+  type HistoryEntry,
+  type HistoryMetric,
+  type HistoryStore,
+  recordedFigures,
+  resultColumns,
+  type SeriesPoint,
+} from './history-store.js';
 
 /** The history in a PostgreSQL schema (`?schema=` in the URL), shared by a team's CI runners. */
 export class PostgresHistoryStore implements HistoryStore {
@@ -31,7 +38,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async add(entry: HistoryEntry): Promise<number> {
-    const figures = Object.entries(entry.figures).filter(([, f]) => Number.isFinite(f.value));
+    const figures = recordedFigures(entry);
     // One statement: the result and its figures are written together or not at all.
     const [row] = await this.query<{ id: number }>(
       `WITH r AS (
@@ -43,14 +50,7 @@ export class PostgresHistoryStore implements HistoryStore {
            unnest($9::text[], $10::float8[], $11::text[], $12::text[], $13::text[]) AS t(m, v, u, d, g))
        SELECT id::int AS id FROM r`,
       [
-        entry.measuredAt,
-        entry.commit,
-        entry.branch,
-        entry.host.id,
-        JSON.stringify(entry.host),
-        entry.scenario,
-        entry.source,
-        entry.engine,
+        ...resultColumns(entry),
         figures.map(([m]) => m),
         figures.map(([, f]) => f.value),
         figures.map(([, f]) => f.unit),

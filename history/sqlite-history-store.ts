@@ -3,7 +3,14 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { HistoryInvalidError } from '../errors.js';
 import { HISTORY_MIGRATIONS, historyMigrationSql } from './history-migrations.js';
-import type { HistoryEntry, HistoryMetric, HistoryStore, SeriesPoint } from './history-store.js';
+import {
+  type HistoryEntry,
+  type HistoryMetric,
+  type HistoryStore,
+  recordedFigures,
+  resultColumns,
+  type SeriesPoint,
+} from './history-store.js';
 
 /** The history in one SQLite file (WAL), the schema version in `PRAGMA user_version`. */
 export class SqliteHistoryStore implements HistoryStore {
@@ -43,20 +50,9 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async add(entry: HistoryEntry): Promise<number> {
     return this.db.transaction(() => {
-      const id = Number(
-        this.insertResult.run(
-          entry.measuredAt,
-          entry.commit,
-          entry.branch,
-          entry.host.id,
-          JSON.stringify(entry.host),
-          entry.scenario,
-          entry.source,
-          entry.engine,
-        ).lastInsertRowid,
-      );
-      for (const [metric, f] of Object.entries(entry.figures)) {
-        if (Number.isFinite(f.value)) this.insertFigure.run(id, metric, f.value, f.unit, f.direction, f.gate);
+      const id = Number(this.insertResult.run(...resultColumns(entry)).lastInsertRowid);
+      for (const [metric, f] of recordedFigures(entry)) {
+        this.insertFigure.run(id, metric, f.value, f.unit, f.direction, f.gate);
       }
       return id;
     })();
