@@ -1,5 +1,5 @@
 import { SeededRandom } from '../pipeline/sim/seeded-random.js';
-import { compareTrials, type Direction } from './comparison.js';
+import { compareTrials, type Direction, medianOf } from './comparison.js';
 
 /**
  * Change points of a series by E-Divisive means (Matteson & James, 2014), as MongoDB's CI (Daly et
@@ -235,10 +235,10 @@ export function analyzeSeries(
   const changes = points.map((p, i): SeriesChange => {
     const before = values.slice(Math.max(bounds[i]!, p.index - window), p.index);
     const after = values.slice(p.index, Math.min(bounds[i + 2]!, p.index + window));
-    const beforeMedian = sortedMedian(before);
+    const beforeMedian = medianOf(before);
     if (!(beforeMedian > 0)) {
       // A level of 0 (an error rate, say) has no ratio: the step is the difference, without interval.
-      const step = sortedMedian(after) - beforeMedian;
+      const step = medianOf(after) - beforeMedian;
       const worse = direction === 'lower-is-better' ? step > 0 : step < 0;
       return {
         ...p,
@@ -278,8 +278,8 @@ function creepOf(
   threshold: number,
 ): Creep | null {
   if (changes.length < 2) return null;
-  const first = sortedMedian(values.slice(bounds[0], bounds[1]));
-  const last = sortedMedian(values.slice(bounds.at(-2), bounds.at(-1)));
+  const first = medianOf(values.slice(bounds[0], bounds[1]));
+  const last = medianOf(values.slice(bounds.at(-2), bounds.at(-1)));
   const change = last / first - 1;
   const worse = direction === 'lower-is-better' ? change >= threshold : change <= -threshold;
   const anyStepPast = changes.some((c) => c.worse && Math.abs(c.change) >= threshold);
@@ -291,10 +291,4 @@ function creepOf(
     change,
     steps: changes.filter((c) => c.worse).map((c) => c.index),
   };
-}
-
-function sortedMedian(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }

@@ -48,6 +48,12 @@ export interface MetricComparison {
   trialsNeeded?: number;
 }
 
+/** The median of any values (NaN when there are none). */
+export function medianOf(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  return median([...values].sort((a, b) => a - b));
+}
+
 function median(sorted: Float64Array | number[]): number {
   const n = sorted.length;
   const mid = n >> 1;

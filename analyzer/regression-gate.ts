@@ -5,6 +5,7 @@ import {
   compareTrials,
   DEFAULT_COMPARISON,
   type Direction,
+  medianOf,
   type Verdict,
 } from './comparison.js';
 import type { GateKind, LeakSummary, RunSummary, SummaryFigure } from './summary.js';
@@ -229,7 +230,7 @@ export function compareScenarioTrials(
       if (c.trialsNeeded !== undefined) verdict.trialsNeeded = c.trialsNeeded;
     } else {
       // A figure at 0 on the base side (no queue wait at all) has no ratio: shown, not judged.
-      if (median(baseValues) <= 0) continue;
+      if (medianOf(baseValues) <= 0) continue;
       const paired = opts.paired && baseValues.length === headValues.length && baseValues.every((x) => x > 0);
       const c = (paired ? comparePairedTrials : compareTrials)(
         baseValues,
@@ -355,12 +356,6 @@ export function formatChange(f: Pick<FigureVerdict, 'changeKind' | 'change' | 'u
   }
   const pct = f.change * 100;
   return `${sign(pct)}${Math.abs(pct).toFixed(1)} %`;
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function medianLeak(leaks: LeakSummary[]): LeakSummary {

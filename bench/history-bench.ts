@@ -1,10 +1,11 @@
 /**
  * bench:history — the change-point detector on 1,000 seeded series: how often it finds a real step
  * (and where), how often it calls a change in a series that has none, and how long a series of
- * 10,000 points takes. `--seed N` and `--series N` choose the draw.
+ * 10,000 points takes; and `gate --history`'s comparison of a head with its recent results. `--seed N` and `--series N` choose the draw.
  */
 import { parseArgs } from 'node:util';
 import { analyzeSeries, findChangePoints } from '../analyzer/change-point.js';
+import { compareWithSeries } from '../history/recent-history.js';
 import { SeededRandom } from '../pipeline/sim/seeded-random.js';
 
 const { values } = parseArgs({
@@ -65,6 +66,32 @@ const time = (xs: number[]) => {
 const withStep = time(long(0.05));
 const without = time(long(0));
 
+// gate --history: a head against 8–40 recent results of its series (2–8 % noise): false calls on a
+// head drawn like its history, and calls at true steps of +5, +10, +15 and +20 %.
+const recentSteps = [0, 0.05, 0.1, 0.15, 0.2];
+const recentCalls = recentSteps.map(() => 0);
+const latencyMetric = {
+  metric: 'latency:x.p50',
+  unit: 'ms',
+  direction: 'lower-is-better',
+  gate: 'latency',
+} as const;
+for (let s = 0; s < count; s++) {
+  const noise = uniform(0.02, 0.08);
+  const history = Array.from({ length: Math.round(uniform(8, 40)) }, (_, i) => ({
+    id: i,
+    measuredAt: '',
+    commit: null,
+    branch: null,
+    hostId: 'h',
+    value: noisy(1, noise),
+  }));
+  recentSteps.forEach((step, k) => {
+    const head = noisy(1 + step, noise);
+    if (compareWithSeries('x', latencyMetric, head, history, 0.1).verdict === 'regression') recentCalls[k]!++;
+  });
+}
+
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)} %`;
 console.log(`bench:history  seed ${seed}, ${count} series of each kind (one process; nothing else measured)`);
 console.log(`  one step of 3–20 % in 2–8 % noise, 20–120 points:`);
@@ -85,6 +112,13 @@ console.log(
 console.log(
   `    no step                        ${without.ms.toFixed(0)} ms, ${without.n} change point(s) found`,
 );
+console.log(`  gate --history: a head against 8–40 recent results, 2–8 % noise, threshold 10 %:`);
+recentSteps.forEach((step, k) => {
+  const label = step === 0 ? 'no step (false calls)' : `+${(step * 100).toFixed(0)} % step`;
+  console.log(
+    `    ${label.padEnd(30)} ${recentCalls[k]}/${count} (${pct(recentCalls[k]!, count)}) called a regression`,
+  );
+});
 console.log(
   `  (load average ${(await import('node:os'))
     .loadavg()

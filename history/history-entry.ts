@@ -5,10 +5,12 @@ import {
   type CapacityReport,
   capacityReportProblems,
 } from '../analyzer/capacity-report.js';
+import { medianOf } from '../analyzer/comparison.js';
 import { type SummaryFigure, summarizeRun } from '../analyzer/summary.js';
 import { fingerprintFromDescription } from '../baselines/host-fingerprint.js';
 import { ResultInvalidError } from '../errors.js';
 import { describeHost } from '../scenarios/host-description.js';
+import { UNKNOWN_HOST } from '../scenarios/interop/imported-result.js';
 import { checkRunResult, RUN_RESULT_KIND, type RunResult } from '../scenarios/run-result.js';
 import type { HistoryEntry } from './history-store.js';
 
@@ -43,6 +45,11 @@ function provenanceOf(p: Provenance): { commit: string | null; branch: string | 
 
 const IMPORTED_ENGINES = new Set(['k6', 'artillery', 'locust', 'wrk']);
 
+/** An imported result: another tool's engine, or one with the unknown host an import records. */
+function isImported(result: RunResult): boolean {
+  return IMPORTED_ENGINES.has(result.engine) || result.host.cpuModel === UNKNOWN_HOST.cpuModel;
+}
+
 /** A run result (headroom's own or imported from k6, Artillery, Locust, autocannon) as a history entry. */
 export function entryFromRun(result: RunResult, provenance: Provenance = {}): HistoryEntry {
   return {
@@ -50,9 +57,33 @@ export function entryFromRun(result: RunResult, provenance: Provenance = {}): Hi
     ...provenanceOf(provenance),
     host: fingerprintFromDescription(result.host),
     scenario: result.scenario.name,
-    source: IMPORTED_ENGINES.has(result.engine) ? 'import' : 'run',
+    source: isImported(result) ? 'import' : 'run',
     engine: result.engine,
     figures: summarizeRun(result).figures,
+  };
+}
+
+/**
+ * A gate's trials of one scenario as one history entry (source `gate`): each figure the median of
+ * the trials, so a gate run is one point of its series however many trials it took.
+ */
+export function entryFromTrials(runs: readonly RunResult[], provenance: Provenance = {}): HistoryEntry {
+  if (runs.length === 0) throw new Error('a gate entry needs at least one trial');
+  const summaries = runs.map((r) => summarizeRun(r).figures);
+  const figures: Record<string, SummaryFigure> = {};
+  for (const [name, first] of Object.entries(summaries[0]!)) {
+    const values = summaries.map((f) => f[name]?.value).filter((v): v is number => Number.isFinite(v));
+    if (values.length > 0) figures[name] = { ...first, value: medianOf(values) };
+  }
+  const last = runs.at(-1)!;
+  return {
+    measuredAt: last.createdAt,
+    ...provenanceOf(provenance),
+    host: fingerprintFromDescription(last.host),
+    scenario: last.scenario.name,
+    source: 'gate',
+    engine: last.engine,
+    figures,
   };
 }
 

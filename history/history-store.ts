@@ -2,7 +2,7 @@ import type { SummaryFigure } from '../analyzer/summary.js';
 import type { HostFingerprint } from '../baselines/host-fingerprint.js';
 
 /** Where a recorded result came from. */
-export type HistorySource = 'run' | 'capacity' | 'import';
+export type HistorySource = 'run' | 'gate' | 'capacity' | 'import';
 
 /** One result in the history: its figures, and the commit, branch, time and host it was measured on. */
 export interface HistoryEntry {

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { PipelineSample, StagePoint } from '../../analyzer/pipeline-sample.js';
 import { main } from '../main.js';
 import { capturedIo } from '../test-support/captured-io.js';
@@ -28,6 +28,33 @@ describe('headroom capacity', () => {
     // 1,000,000 rows ÷ 16 rows/s = 62,500 s (the fill is inside it: the slots are shared).
     expect(report.forecast.totalS).toBeCloseTo(62_500, 6);
     expect(report.forecast.bottleneck.kind).toBe('slots');
+  });
+
+  it('records the forecast in the history with --record, stdout still one JSON object', async () => {
+    const dir = await tempDir();
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const store = `sqlite:${path.join(dir, 'history.db')}`;
+    const io = capturedIo();
+    const args = [
+      'capacity',
+      '--declared',
+      ioBound,
+      '--rows',
+      '1000000',
+      '--json',
+      '--record',
+      '--history-store',
+      store,
+    ];
+    expect(await main(args, io)).toBe(0);
+    expect(JSON.parse(io.out).forecast.totalS).toBeCloseTo(62_500, 6);
+    expect(io.err).toMatch(/^recorded capacity in the history as #1 \(commit [0-9a-f]{10}, host host-/);
+    const show = capturedIo();
+    expect(
+      await main(['history', 'show', 'capacity', 'capacity.total_s', '--store', store, '--json'], show),
+    ).toBe(0);
+    const [series] = JSON.parse(show.out);
+    expect(series.points.map((p: { value: number }) => p.value)).toEqual([62_500]);
   });
 
   it('writes report.json, report.md and report.html to --out', async () => {

@@ -11,6 +11,8 @@ import { writeFileAtomic } from '../../atomic-file.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { findProjectConfig } from '../../gate/project-config.js';
+import { entryFromCapacity } from '../../history/history-entry.js';
+import { DEFAULT_HISTORY_STORE, recordInHistory } from '../../history/open-history-store.js';
 import { capacityHtmlDocument } from '../../reports/capacity-html.js';
 import { formatDuration, formatRate, renderCapacityMarkdown } from '../../reports/capacity-markdown.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
@@ -37,6 +39,9 @@ Measures a short sample of the reference pipeline on this host (with the simulat
   --scraping-concurrency N --ai-concurrency N   the configured pipeline's concurrency to sample at
   --out DIR                write report.json, report.md, report.html (and sample.json when measured)
   --json                   print the report as JSON
+  --record                 add the forecast (rate, hours, fill time) to the result history, with
+                           git's commit and branch here (see headroom history)
+  --history-store URL      the history (default ${DEFAULT_HISTORY_STORE}, or postgres://…)
 Simulator flags (measured mode: the simulated world; declared mode: --llm-rpm, --llm-tpm and
   --llm-tokens-per-message override the file's LLM limits): --site-latency-ms --site-latency-sigma
   --page-bytes --fault-rate --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message
@@ -59,6 +64,8 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       'ai-concurrency': { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
+      record: { type: 'boolean', default: false },
+      'history-store': { type: 'string' },
       ...simulatorFlags,
     },
   });
@@ -150,6 +157,10 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
     await writeFileAtomic(path.join(dir, 'report.html'), renderHtmlReport(capacityHtmlDocument(report)));
   }
   io.stdout(values.json ? `${JSON.stringify(report)}\n` : renderCapacityText(report));
+  // stderr: --json keeps stdout one JSON object.
+  if (values.record)
+    for (const line of await recordInHistory(values['history-store'], [entryFromCapacity(report)]))
+      io.stderr(`${line}\n`);
   return ExitCode.Pass;
 }
 

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Parser } from 'htmlparser2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryEntry } from '../../history/history-store.js';
+import { openHistoryStore } from '../../history/open-history-store.js';
 import { main } from '../main.js';
 import { capturedIo } from '../test-support/captured-io.js';
 
@@ -68,6 +70,7 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
     const md = path.join(dir, 'perf.md');
     const junit = path.join(dir, 'perf.xml');
     const json = path.join(dir, 'perf.json');
+    const history = path.join(dir, 'history.db');
     const gate = capturedIo();
     const code = await main(
       [
@@ -84,10 +87,18 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
         junit,
         '--json',
         json,
+        '--record',
+        '--history',
+        '--history-store',
+        `sqlite:${history}`,
       ],
       gate,
     );
     expect(gate.err).toBe('');
+    // The first result of a series has no history to be compared with; it is recorded.
+    expect(gate.out).toContain('#### Against the recent history (this host, last 30 results per figure)');
+    expect(gate.out).toContain('The history has no results of these scenarios on this host yet');
+    expect(gate.out).toMatch(/recorded api-stress in the history as #1 \(commit [0-9a-f]{10}, host host-/);
     expect([0, 1]).toContain(code);
     expect(gate.out).toMatch(/(PASS|FAIL): .* \(\d+ s; load generator and pipelines share \d+ cores\)/);
     expect(await readFile(md, 'utf8')).toContain('| api-stress | latency:health.p50 |');
@@ -98,17 +109,72 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
     expect(tags.testcase).toBeGreaterThanOrEqual(3);
   });
 
-  it('fails the gate (exit 1) on a build that spends twice the CPU per request', async () => {
+  it('fails the gate (exit 1) on a build that spends twice the CPU per request, against the baseline and the history', async () => {
     const store = path.join(dir, 'baselines');
+    const history = `sqlite:${path.join(dir, 'history.db')}`;
+    // The history gets eight more results like the recorded one (other commits, ±1 %), so this
+    // build has a recent range to be read against; the recorded result is this commit's own.
+    const h = await openHistoryStore(history);
+    try {
+      const [host] = await h.hosts('api-stress');
+      const figures: HistoryEntry['figures'] = {};
+      for (const m of await h.metrics('api-stress')) {
+        const [point] = await h.series('api-stress', m.metric, host!.host.id);
+        figures[m.metric] = { value: point!.value, unit: m.unit, direction: m.direction, gate: m.gate };
+      }
+      for (let i = 0; i < 8; i++) {
+        const jitter = 1 + (i - 3.5) / 350;
+        await h.add({
+          measuredAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+          commit: `earlier-${i}`,
+          branch: 'main',
+          host: host!.host,
+          scenario: 'api-stress',
+          source: 'gate',
+          engine: 'open-model',
+          figures: Object.fromEntries(
+            Object.entries(figures).map(([k, f]) => [k, { ...f, value: f.value * jitter }]),
+          ),
+        });
+      }
+    } finally {
+      await h.close();
+    }
     const io = capturedIo();
     const code = await main(
-      ['gate', '--suite', 'smoke', '--trials', '3', '--dir', store, '--slowdown', '2'],
+      [
+        'gate',
+        '--suite',
+        'smoke',
+        '--trials',
+        '3',
+        '--dir',
+        store,
+        '--slowdown',
+        '2',
+        '--history',
+        '--history-store',
+        history,
+      ],
       io,
     );
     expect(io.err).toBe('');
     expect(code).toBe(1);
     expect(io.out).toContain('### headroom gate: FAIL');
     expect(io.out).toMatch(/server\.cpu_ms_per_request \| [^|]+ \| [^|]+ \| \+\d+/);
+    // Against the history: eight results (the head's own commit left out), and the CPU past its bound.
+    expect(io.out).toMatch(
+      /\| api-stress \| server\.cpu_ms_per_request \| [^|]+ \(8\) \| [^|]+ \| [^|]+ \| \+\d+\.\d % \| \*\*regression\*\* ❌ \|/,
+    );
+  });
+
+  it('refuses history flags that do not go together, before any load', async () => {
+    const io = capturedIo();
+    expect(await main(['gate', '--suite', 'smoke', '--aa', '--record'], io)).toBe(2);
+    expect(io.err).toContain('--record with --aa would record a ref measured against itself');
+    const io2 = capturedIo();
+    expect(await main(['gate', '--suite', 'smoke', '--fail-on-creep'], io2)).toBe(2);
+    expect(io2.err).toContain('--history-window and --fail-on-creep go with --history');
   });
 
   it('gates HEAD against itself with --aa: one build, two processes, the order of every round recorded', async () => {

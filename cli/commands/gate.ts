@@ -5,10 +5,19 @@ import { DEFAULT_BASELINE_DIR } from '../../baselines/baseline-store.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { findProjectConfig, PROJECT_CONFIG_FILE } from '../../gate/project-config.js';
-import { runGate } from '../../gate/run-gate.js';
+import { type GateRun, runGate } from '../../gate/run-gate.js';
+import { entryFromTrials, gitProvenance } from '../../history/history-entry.js';
+import { DEFAULT_HISTORY_STORE, openHistoryStore, recordedLine } from '../../history/open-history-store.js';
+import {
+  compareWithRecentHistory,
+  DEFAULT_RECENT_HISTORY,
+  type RecentComparison,
+  recentHistoryFails,
+} from '../../history/recent-history.js';
 import { renderJsonReport } from '../../reports/json-report.js';
 import { renderJunitReport } from '../../reports/junit-report.js';
 import { renderMarkdownReport } from '../../reports/markdown-report.js';
+import { renderRecentHistoryMarkdown } from '../../reports/recent-history-markdown.js';
 import { GATE_SUITES } from '../../scenarios/gate-suite.js';
 import type { CliIo } from '../cli-io.js';
 import { numberFlag } from '../flag-value.js';
@@ -38,6 +47,14 @@ project's suite runs against both (see docs/gate-your-service.md).
   --junit F          write the JUnit XML report
   --json F           write the JSON report
   --slowdown F       start this build's pipeline with request CPU × F (to see the gate fire)
+  --history          also compare this build with the recent results of each figure on this host
+                     (the history's last --history-window results, a robust prediction bound and the
+                     gate's threshold), and say when a series creeps; a regression there fails the gate
+  --history-window N results per figure the recent range is read from (default ${DEFAULT_RECENT_HISTORY.window})
+  --fail-on-creep    with --history: creep (small steps adding up past the threshold) fails the gate
+  --record           add this build's figures (the median of its trials) to the history, with git's
+                     commit and branch here
+  --history-store URL  the history (default ${DEFAULT_HISTORY_STORE}, or postgres://…?schema=…)
 Exit codes: 0 pass, 1 regression or leak, 2 usage or input error, 3 internal error.
 `;
 
@@ -59,6 +76,11 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       config: { type: 'string' },
       aa: { type: 'boolean', default: false },
       seed: { type: 'string' },
+      history: { type: 'boolean', default: false },
+      'history-window': { type: 'string' },
+      'fail-on-creep': { type: 'boolean', default: false },
+      record: { type: 'boolean', default: false },
+      'history-store': { type: 'string' },
     },
   });
   if (positionals.length > 0)
@@ -75,6 +97,11 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   const slowdown = numberFlag('slowdown', values.slowdown, { min: 1 });
   if (values.interleave !== 'concurrent' && values.interleave !== 'alternate')
     throw new UsageInvalidError(`--interleave must be concurrent or alternate (got "${values.interleave}")`);
+  const historyWindow = numberFlag('history-window', values['history-window'], { integer: true, min: 3 });
+  if (values.record && values.aa)
+    throw new UsageInvalidError('--record with --aa would record a ref measured against itself; drop one');
+  if ((historyWindow !== undefined || values['fail-on-creep']) && !values.history)
+    throw new UsageInvalidError('--history-window and --fail-on-creep go with --history');
   const startedMs = performance.now();
   const run = await runGate({
     suite: values.suite,
@@ -91,12 +118,66 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   });
   io.endProgress();
   const { outcome } = run;
-  if (values.markdown) await writeFileAtomic(values.markdown, renderMarkdownReport(outcome));
+  const history =
+    values.history || values.record
+      ? await gateHistory(run, {
+          storeUrl: values['history-store'],
+          compare: values.history,
+          record: values.record,
+          window: historyWindow ?? DEFAULT_RECENT_HISTORY.window,
+          cwd: config ? config.rootDir : process.cwd(),
+        })
+      : undefined;
+  const failOnCreep = values['fail-on-creep'];
+  const historyMarkdown = history?.comparisons
+    ? renderRecentHistoryMarkdown(history.comparisons, { window: history.window, failOnCreep })
+    : '';
+  const historyFailed = history?.comparisons ? recentHistoryFails(history.comparisons, failOnCreep) : false;
+  const markdown = renderMarkdownReport(outcome) + (historyMarkdown ? `\n${historyMarkdown}` : '');
+  if (values.markdown) await writeFileAtomic(values.markdown, markdown);
   if (values.junit) await writeFileAtomic(values.junit, renderJunitReport(outcome));
-  if (values.json) await writeFileAtomic(values.json, renderJsonReport(outcome));
-  io.stdout(renderMarkdownReport(outcome));
+  if (values.json)
+    await writeFileAtomic(
+      values.json,
+      renderJsonReport(outcome, history?.comparisons ? { history: history.comparisons } : undefined),
+    );
+  io.stdout(markdown);
+  for (const line of history?.recorded ?? []) io.stdout(`${line}\n`);
+  const verdict = historyFailed
+    ? `FAIL: against the recent history${outcome.passed ? '' : `; ${overallVerdictLine(outcome)}`}`
+    : overallVerdictLine(outcome);
   io.stdout(
-    `\n${overallVerdictLine(outcome)} (${((performance.now() - startedMs) / 1000).toFixed(0)} s; load generator and ${config ? 'services' : 'pipelines'} share ${run.host.cores} cores)\n`,
+    `\n${verdict} (${((performance.now() - startedMs) / 1000).toFixed(0)} s; load generator and ${config ? 'services' : 'pipelines'} share ${run.host.cores} cores)\n`,
   );
-  return outcome.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
+  return outcome.passed && !historyFailed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
+}
+
+/**
+ * The gate's side trip to the history: the head's figures (the median of its trials, one entry
+ * per scenario) compared with the recent results of each series, then recorded, in that order so
+ * a build is never compared with itself.
+ */
+async function gateHistory(
+  run: GateRun,
+  opts: { storeUrl?: string; compare: boolean; record: boolean; window: number; cwd: string },
+): Promise<{ comparisons?: RecentComparison[]; recorded: string[]; window: number }> {
+  const provenance = gitProvenance(opts.cwd);
+  const entries = Object.values(run.head)
+    .filter((runs) => runs.length > 0)
+    .map((runs) => entryFromTrials(runs, provenance));
+  const store = await openHistoryStore(opts.storeUrl);
+  try {
+    const comparisons = opts.compare
+      ? await compareWithRecentHistory(store, entries, { window: opts.window })
+      : undefined;
+    const recorded: string[] = [];
+    if (opts.record) {
+      for (const entry of entries) {
+        recorded.push(recordedLine(entry, await store.add(entry)));
+      }
+    }
+    return { comparisons, recorded, window: opts.window };
+  } finally {
+    await store.close();
+  }
 }

@@ -65,3 +65,32 @@ it('imports Artillery and Locust results through the same command', async () => 
   expect(result.engine).toBe('locust');
   expect(result.scenario.name).toBe('api-stress-quick');
 });
+
+it('feeds the history with --record: an imported k6 run becomes a series of its own scenario', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-import-history-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  const store = `sqlite:${path.join(dir, 'history.db')}`;
+  const io = capturedIo();
+  expect(
+    await main(
+      [
+        'import',
+        'k6',
+        fixture('k6/api-stress.ndjson'),
+        '--scenario',
+        'k6-api',
+        '--record',
+        '--history-store',
+        store,
+      ],
+      io,
+    ),
+  ).toBe(0);
+  expect(io.err).toMatch(
+    /^recorded k6-api in the history as #1 \(commit [0-9a-f]{10}, host host-[0-9a-f]+\)\n$/,
+  );
+  const show = capturedIo();
+  expect(await main(['history', 'show', 'k6-api', '--store', store, '--json'], show)).toBe(0);
+  const metrics = (JSON.parse(show.out) as Array<{ metric: string }>).map((m) => m.metric);
+  expect(metrics).toContain('latency:login.p50');
+});

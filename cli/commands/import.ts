@@ -4,6 +4,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImportInvalidError, UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { entryFromRun } from '../../history/history-entry.js';
+import { DEFAULT_HISTORY_STORE, recordInHistory } from '../../history/open-history-store.js';
 import { describeHost } from '../../scenarios/host-description.js';
 import { importArtilleryReport } from '../../scenarios/interop/artillery-import.js';
 import { importAutocannonJson } from '../../scenarios/interop/autocannon-import.js';
@@ -31,6 +33,9 @@ Options:
   --measured-here     the tool ran on this machine: record this host (default: unknown host,
                       which compares only with other results of unknown hosts)
   --json              print the run result as JSON
+  --record            add the result to the history (headroom history), with git's commit and
+                      branch here; with --measured-here it joins this host's series
+  --history-store URL the history (default ${DEFAULT_HISTORY_STORE}, or postgres://…)
 Exit codes: 0 imported, 2 usage error or a file that cannot be imported, 3 internal error.
 `;
 
@@ -110,6 +115,8 @@ export async function importCommand(argv: string[], io: CliIo): Promise<ExitCode
       profile: { type: 'string', default: 'quick' },
       'measured-here': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      record: { type: 'boolean', default: false },
+      'history-store': { type: 'string' },
     },
   });
   const [tool, ...files] = positionals;
@@ -126,6 +133,9 @@ export async function importCommand(argv: string[], io: CliIo): Promise<ExitCode
   });
   if (values.out) await writeRunResult(values.out, result);
   io.stdout(values.json ? `${JSON.stringify(result)}\n` : renderImport(result, values.out));
+  if (values.record)
+    for (const line of await recordInHistory(values['history-store'], [entryFromRun(result)]))
+      io.stderr(`${line}\n`);
   return ExitCode.Pass;
 }
 

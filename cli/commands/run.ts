@@ -12,7 +12,7 @@ import { ExitCode } from '../../exit-code.js';
 import { configuredService } from '../../gate/configured-service.js';
 import { findProjectConfig } from '../../gate/project-config.js';
 import { entryFromRun } from '../../history/history-entry.js';
-import { openHistoryStore } from '../../history/open-history-store.js';
+import { recordInHistory } from '../../history/open-history-store.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
 import { runReportDocument } from '../../reports/run-report.js';
 import { DRIVERS, type Driver, runWithDriver } from '../../scenarios/interop/run-with-driver.js';
@@ -184,19 +184,10 @@ export async function runCommand(argv: string[], io: CliIo): Promise<ExitCode> {
     await dashboard.close();
   }
   io.stdout(values.json ? `${JSON.stringify(run.result)}\n` : renderRun(run));
-  if (values.record) {
-    const store = await openHistoryStore(values['history-store']);
-    try {
-      const entry = entryFromRun(run.result);
-      const id = await store.add(entry);
-      // stderr: --json keeps stdout one JSON object.
-      io.stderr(
-        `recorded in the history as #${id} (commit ${entry.commit?.slice(0, 10) ?? 'none'}, host ${entry.host.id})\n`,
-      );
-    } finally {
-      await store.close();
-    }
-  }
+  // stderr: --json keeps stdout one JSON object.
+  if (values.record)
+    for (const line of await recordInHistory(values['history-store'], [entryFromRun(run.result)]))
+      io.stderr(`${line}\n`);
   return run.passed ? ExitCode.Pass : ExitCode.ThresholdsFailed;
 }
 
