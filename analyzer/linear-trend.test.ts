@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitLinearTrend, tQuantile975 } from './linear-trend.js';
+import { fitLinearTrend, tQuantile, tQuantile975 } from './linear-trend.js';
 
 describe('linear trend', () => {
   it('recovers an exact line with a zero-width interval', () => {
@@ -56,5 +56,22 @@ describe('linear trend', () => {
 
   it('refuses fewer than three samples', () => {
     expect(() => fitLinearTrend([1, 2], [1, 2])).toThrow(/at least 3/);
+  });
+});
+
+describe("Student's t quantiles of any tail", () => {
+  it('matches the published table: within 0.5 % from 7 degrees of freedom at 99.9 %, 0.1 % at 97.5 %', () => {
+    // One-sided 99.9 % quantiles from the standard table.
+    const t999: Array<[number, number]> = [
+      [7, 4.785],
+      [9, 4.297],
+      [15, 3.733],
+      [20, 3.552],
+      [30, 3.385],
+      [60, 3.232],
+    ];
+    for (const [df, t] of t999) expect(Math.abs(tQuantile(0.999, df) / t - 1)).toBeLessThan(0.005);
+    for (let df = 7; df <= 30; df++)
+      expect(Math.abs(tQuantile(0.975, df) / tQuantile975(df) - 1)).toBeLessThan(0.001);
   });
 });
