@@ -37,6 +37,11 @@ export const ErrorCode = {
   ProjectConfigInvalid: 'HRM_PROJECT_CONFIG_INVALID',
   ServiceNotReady: 'HRM_SERVICE_NOT_READY',
   ServiceBuildFailed: 'HRM_SERVICE_BUILD_FAILED',
+  PrometheusUnreachable: 'HRM_PROMETHEUS_UNREACHABLE',
+  TelemetryQueryFailed: 'HRM_TELEMETRY_QUERY_FAILED',
+  TelemetryMissing: 'HRM_TELEMETRY_MISSING',
+  TelemetryTooFew: 'HRM_TELEMETRY_TOO_FEW',
+  TelemetryMappingInvalid: 'HRM_TELEMETRY_MAPPING_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -354,5 +359,62 @@ export class ServiceBuildFailedError extends HeadroomError {
     super(
       `the build of ${label} failed: "${command}" in ${dir} exited with ${exitCode}. Its last output lines:\n${outputTail || '(no output)'}`,
     );
+  }
+}
+
+/** Prometheus did not answer its HTTP API (refused, timed out, not Prometheus). */
+export class PrometheusUnreachableError extends HeadroomError {
+  readonly code = ErrorCode.PrometheusUnreachable;
+  constructor(
+    readonly url: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `cannot read Prometheus at ${url}: ${reason}. Check that it runs and that --prometheus names its base URL (e.g. http://127.0.0.1:9090)`,
+      options,
+    );
+  }
+}
+
+/** Prometheus refused a query (a PromQL error): the expression and its answer. */
+export class TelemetryQueryFailedError extends HeadroomError {
+  readonly code = ErrorCode.TelemetryQueryFailed;
+  constructor(
+    readonly query: string,
+    reason: string,
+  ) {
+    super(`Prometheus refused the query ${query}: ${reason}`);
+  }
+}
+
+/** A metric the preset or mapping needs is not in Prometheus. */
+export class TelemetryMissingError extends HeadroomError {
+  readonly code = ErrorCode.TelemetryMissing;
+  constructor(
+    readonly metrics: string[],
+    readonly mapping: string,
+    readonly figure: string,
+  ) {
+    super(
+      `Prometheus has no series of ${metrics.join(', ')}, which ${mapping} reads for ${figure}. Check that the exporter runs and that Prometheus scrapes it (its targets page), or name your own metric in a mapping file (--mapping)`,
+    );
+  }
+}
+
+/** The window holds too few samples of a figure to say anything (the system idle, or just started). */
+export class TelemetryTooFewError extends HeadroomError {
+  readonly code = ErrorCode.TelemetryTooFew;
+}
+
+/** A telemetry mapping file failed validation; one line per problem, each naming the field. */
+export class TelemetryMappingInvalidError extends HeadroomError {
+  readonly code = ErrorCode.TelemetryMappingInvalid;
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`${file} is not a valid telemetry mapping:\n  ${problems.join('\n  ')}`, options);
   }
 }

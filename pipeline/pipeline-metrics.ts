@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { QUEUE_NAMES, type QueueEngine } from './queue/queue-engine.js';
@@ -23,6 +25,9 @@ export class PipelineMetrics {
   readonly aiOutcomes: Counter<'outcome'>;
   readonly aiTokens: Counter<'kind'>;
   readonly rowsIngested: Counter<'result'>;
+  readonly workerSlots: Gauge<'queue'>;
+  readonly jobsActive: Gauge<'queue'>;
+  readonly llmAttempts: Counter<'status'>;
   private eluBase = performance.eventLoopUtilization();
 
   constructor(queue: QueueEngine, store?: Store) {
@@ -85,6 +90,27 @@ export class PipelineMetrics {
       labelNames: ['result'],
       registers,
     });
+    // Per process, so that a Prometheus summing over the worker processes reads the pipeline's
+    // slots and rows in flight (telemetry's capacity reads them; the queue-wide figures below
+    // are the same in every process and are read with max()).
+    this.workerSlots = new Gauge({
+      name: 'headroom_worker_slots',
+      help: 'Jobs this process may run at once, per queue it serves',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.jobsActive = new Gauge({
+      name: 'headroom_worker_jobs_active',
+      help: 'Jobs running in this process now, per queue',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.llmAttempts = new Counter({
+      name: 'headroom_llm_attempts_total',
+      help: 'LLM requests sent, by HTTP status of the answer (429: rate limited; error: no answer)',
+      labelNames: ['status'],
+      registers,
+    });
     new Gauge({
       name: 'headroom_queue_jobs',
       help: 'Jobs per queue and state',
@@ -101,6 +127,18 @@ export class PipelineMetrics {
         }
       },
     });
+    if (store) {
+      new Gauge({
+        name: 'headroom_websites',
+        help: 'Rows of every upload by status (pending, queued, scraped: still to finish; done, failed)',
+        labelNames: ['status'],
+        registers,
+        async collect() {
+          const stats = await store.stats();
+          for (const [status, n] of Object.entries(stats.websites)) this.set({ status }, n);
+        },
+      });
+    }
     if (store?.poolStats) {
       const poolStats = store.poolStats.bind(store);
       new Gauge({
@@ -158,4 +196,34 @@ export class PipelineMetrics {
       },
     });
   }
+}
+
+/**
+ * Serves a registry at /metrics on its own port: a worker process has no API, and Prometheus
+ * must scrape every process that runs jobs (their job counters and in-flight gauges are their own).
+ */
+export async function serveMetrics(
+  registry: Registry,
+  opts: { host?: string; port: number },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    if (req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}/metrics`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

@@ -44,6 +44,7 @@ export function startWorkers(deps: WorkerDeps, queues: readonly QueueName[] = al
     onExhausted: WorkOptions<Q>['onExhausted'],
   ): void => {
     if (!queues.includes(name)) return;
+    deps.metrics.workerSlots.set({ queue: name }, config.concurrency[name]);
     queue.work(name, timed(deps.metrics, name, handler), {
       concurrency: config.concurrency[name],
       retry,
@@ -91,10 +92,12 @@ function timed<Q extends QueueName>(
     if (ctx.attempt === 1) metrics.queueWait.observe({ queue }, (startMs - ctx.enqueuedAtMs) / 1000);
     else metrics.jobRetries.inc({ queue });
     let outcome = 'failed';
+    metrics.jobsActive.inc({ queue });
     try {
       await handler(payload, ctx);
       outcome = 'completed';
     } finally {
+      metrics.jobsActive.dec({ queue });
       metrics.jobDuration.observe({ queue, outcome }, (Date.now() - startMs) / 1000);
     }
   };

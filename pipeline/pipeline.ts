@@ -47,7 +47,10 @@ async function openParts(config: PipelineConfig): Promise<PipelineParts> {
   });
   const metrics = new PipelineMetrics(queue, store);
   const scraper = new Scraper(config.scraper);
-  const chat = new ChatClient(config.llm);
+  const chat = new ChatClient({
+    ...config.llm,
+    onAttempt: (status) => metrics.llmAttempts.inc({ status: String(status) }),
+  });
   const scrapeCache = await openScrapeCache(config.scrapeCache);
   const batcher = new WriteBatcher(store, config.writeBatch, async (uploads) => {
     for (const id of uploads) await store.completeUploadIfDone(id);

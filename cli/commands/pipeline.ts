@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigInvalidError, UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { startPipeline, startPipelineWorker } from '../../pipeline/pipeline.js';
+import { serveMetrics } from '../../pipeline/pipeline-metrics.js';
 import type { PipelineConfigInput } from '../../pipeline/pipeline-config.js';
 import { QUEUE_NAMES, type QueueName } from '../../pipeline/queue/queue-engine.js';
 import type { CliIo } from '../cli-io.js';
@@ -23,6 +24,8 @@ Both run until SIGINT/SIGTERM, then stop taking jobs and let running ones finish
   --no-workers            API only (start)
   --queues LIST           queues this worker serves (default: all)
   --concurrency N         jobs in flight per served queue (worker; default: the configured ones)
+  --metrics-port P        serve this worker's Prometheus metrics at http://HOST:P/metrics (worker;
+                          0 picks a free port; the address is printed)
   --llm-base-url URL      OpenAI-compatible endpoint (e.g. from "headroom sim llm")
   --llm-model NAME
   --allow-host PATTERN    let the scraper reach a private address for this host (repeatable)
@@ -50,6 +53,7 @@ export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCo
       'no-workers': { type: 'boolean', default: false },
       queues: { type: 'string' },
       concurrency: { type: 'string' },
+      'metrics-port': { type: 'string' },
       'llm-base-url': { type: 'string' },
       'llm-model': { type: 'string' },
       'allow-host': { type: 'string', multiple: true },
@@ -80,7 +84,7 @@ export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCo
 
 async function runWorker(
   config: PipelineConfigInput,
-  values: { queues?: string; concurrency?: string },
+  values: { queues?: string; concurrency?: string; 'metrics-port'?: string; host?: string },
   io: CliIo,
 ): Promise<ExitCode> {
   const queues = (values.queues ?? QUEUE_NAMES.join(',')).split(',').map((q) => q.trim());
@@ -89,6 +93,7 @@ async function runWorker(
       throw new UsageInvalidError(`--queues: unknown queue "${q}"; use ${QUEUE_NAMES.join(', ')}`);
   }
   const concurrency = numberFlag('concurrency', values.concurrency, { min: 1, integer: true });
+  const metricsPort = numberFlag('metrics-port', values['metrics-port'], { min: 0, max: 65_535, integer: true });
   if (concurrency !== undefined) {
     config.concurrency = {
       ...config.concurrency,
@@ -96,13 +101,19 @@ async function runWorker(
     };
   }
   const worker = await startPipelineWorker(config, queues as QueueName[]);
+  const metrics =
+    metricsPort === undefined
+      ? undefined
+      : await serveMetrics(worker.metrics.registry, { host: values.host, port: metricsPort });
   const served = queues.map((q) => `${q}×${worker.config.concurrency[q as QueueName]}`).join(', ');
   io.stdout(
-    `headroom worker ${process.pid}: serving ${served} (store ${config.store ?? 'default'}, queue ${worker.config.queue})\n`,
+    `headroom worker ${process.pid}: serving ${served} (store ${config.store ?? 'default'}, queue ${worker.config.queue})` +
+      `${metrics ? `; metrics at ${metrics.url}` : ''}\n`,
   );
   const signal = await waitForSignal();
   io.stdout(`${signal}: finishing in-flight jobs…\n`);
   await worker.close();
+  await metrics?.close();
   return ExitCode.Pass;
 }
 

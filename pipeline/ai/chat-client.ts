@@ -29,6 +29,8 @@ export interface ChatClientOptions {
    * make a row fail.
    */
   rateLimitPatienceMs?: number;
+  /** Told of every attempt's outcome: its HTTP status, or `error` when no answer came (telemetry). */
+  onAttempt?: (status: number | 'error') => void;
 }
 
 export interface ChatMessage {
@@ -98,6 +100,7 @@ export class ChatClient {
   private readonly retries: number;
   private readonly retryBaseDelayMs: number;
   private readonly rateLimitPatienceMs: number;
+  private readonly onAttempt: ChatClientOptions['onAttempt'];
   /**
    * Until when the endpoint asked every caller to hold off (its last 429's Retry-After). Callers
    * wait for it before sending, so thousands of rows in flight do not answer a rate limit with
@@ -115,6 +118,7 @@ export class ChatClient {
     this.retries = opts.retries ?? 5;
     this.retryBaseDelayMs = opts.retryBaseDelayMs ?? 500;
     this.rateLimitPatienceMs = opts.rateLimitPatienceMs ?? 600_000;
+    this.onAttempt = opts.onAttempt;
     this.path = `${url.pathname.replace(/\/+$/, '')}/chat/completions`;
     this.headers = {
       'content-type': 'application/json',
@@ -154,6 +158,7 @@ export class ChatClient {
       await this.rateLimitPause();
       if (this.closed) throw new LlmFailedError('the LLM client is closed', false);
       const outcome = await this.attempt(body, messages);
+      this.onAttempt?.(outcome.ok ? 200 : (outcome.status ?? 'error'));
       if (outcome.ok) {
         return { ...outcome.completion, attempts: attempt, durationMs: performance.now() - startedMs };
       }
