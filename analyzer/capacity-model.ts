@@ -103,7 +103,7 @@ export interface HostSpec {
 
 /** Everything the model needs, whichever way it was obtained. */
 export interface CapacityModelInput {
-  mode: 'measured' | 'declared';
+  mode: 'measured' | 'declared' | 'observed';
   source: string;
   rows: number;
   targetRateRps: number | null;

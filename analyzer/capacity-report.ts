@@ -143,7 +143,7 @@ export interface CapacityReport {
   version: typeof CAPACITY_REPORT_VERSION;
   /** ISO 8601, UTC. */
   createdAt: string;
-  mode: 'measured' | 'declared';
+  mode: 'measured' | 'declared' | 'observed';
   inputs: {
     rows: number;
     targetRateRps: number | null;
@@ -168,6 +168,18 @@ export interface CapacityReport {
     combined: { throughputRps: number; cpuSecondsPerRow: number; fillS: number; rssBytes: number } | null;
   };
   stages: CapacityStage[];
+  /**
+   * Observed mode with --eta: when the rows queued now will be through (rows left ÷ the rows' rate),
+   * with the 90 % interval from the rate's (null where the rate's interval reaches 0: unbounded).
+   */
+  eta?: {
+    rowsLeft: number;
+    rateRps: number;
+    remainingS: number;
+    lowS: number | null;
+    highS: number | null;
+    source: string;
+  };
   /** The time R rows take on the sampled (or declared) host at the configured concurrency. */
   forecast: {
     rows: number;

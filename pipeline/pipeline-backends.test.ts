@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runDemo } from './demo.js';
 import { generateCsv } from './ingest/csv-generator.js';
@@ -9,6 +7,7 @@ import { type RunningSimulators, startSimulators } from './sim/simulator-process
 import { loggedInClient, simPipelineConfig, waitCompleted } from './test-support/pipeline-test-kit.js';
 import { FAST_AUTH, QUICK_LLM, QUICK_SCRAPER } from './test-support/quick-config.js';
 import { freshPostgres, freshRedis } from './test-support/test-services.js';
+import { spawnWorker, workerStarted } from './test-support/worker-process.js';
 
 /** Stalled jobs of a killed worker are noticed within seconds instead of BullMQ's default 30 s. */
 const FAST_STALL = '&stalledIntervalMs=1000&lockDurationMs=2000';
@@ -101,34 +100,6 @@ describe('distributed pipeline on PostgreSQL + BullMQ', () => {
   const simConfig = () => simPipelineConfig(sims);
   const login = (apiUrl: string) => loggedInClient(apiUrl, 'dist@example.com');
 
-  /** `headroom pipeline worker …` as its own process, through the real CLI. */
-  function spawnWorker(args: string[]): ChildProcess & { output: () => string } {
-    const bin = fileURLToPath(new URL('../cli/bin.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', bin, 'pipeline', 'worker', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (d) => {
-      output += d;
-    });
-    child.stderr!.on('data', (d) => {
-      output += d;
-    });
-    onTestFinished(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    return Object.assign(child, { output: () => output });
-  }
-
-  async function started(worker: ReturnType<typeof spawnWorker>): Promise<void> {
-    const start = Date.now();
-    while (!worker.output().includes('serving')) {
-      if (worker.exitCode !== null || Date.now() - start > 60_000)
-        throw new Error(`worker did not start: ${worker.output()}`);
-      await sleep(50);
-    }
-  }
-
   it('loses and duplicates nothing when a worker process is killed with jobs in flight', async () => {
     const { store, queue } = await backends('postgres', 'bullmq');
     const api = await startPipeline({ store, queue, workers: false, http: { port: 0 }, ...simConfig() });
@@ -136,7 +107,7 @@ describe('distributed pipeline on PostgreSQL + BullMQ', () => {
     const args = ['--store', store!, '--queue', queue!, '--concurrency', '40', ...simFlags()];
     const doomed = spawnWorker(args);
     const survivor = spawnWorker(args);
-    await Promise.all([started(doomed), started(survivor)]);
+    await Promise.all([workerStarted(doomed), workerStarted(survivor)]);
 
     const client = await login(api.apiUrl);
     const rows = 1_500;

@@ -30,7 +30,11 @@ export class PipelineMetrics {
   readonly llmAttempts: Counter<'status'>;
   private eluBase = performance.eventLoopUtilization();
 
-  constructor(queue: QueueEngine, store?: Store) {
+  /**
+   * `rowsByStatus`: export the rows of every upload by status (one process of a pipeline should,
+   * the API's, so that Prometheus sees each count once).
+   */
+  constructor(queue: QueueEngine, store?: Store, opts: { rowsByStatus?: boolean } = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
@@ -127,7 +131,7 @@ export class PipelineMetrics {
         }
       },
     });
-    if (store) {
+    if (store && opts.rowsByStatus) {
       new Gauge({
         name: 'headroom_websites',
         help: 'Rows of every upload by status (pending, queued, scraped: still to finish; done, failed)',

@@ -39,13 +39,13 @@ interface PipelineParts {
   close(): Promise<void>;
 }
 
-async function openParts(config: PipelineConfig): Promise<PipelineParts> {
+async function openParts(config: PipelineConfig, role: 'api' | 'worker'): Promise<PipelineParts> {
   const store = await openStore(config.store);
   const queue = await openQueueEngine(config.queue).catch(async (err: unknown) => {
     await store.close();
     throw err;
   });
-  const metrics = new PipelineMetrics(queue, store);
+  const metrics = new PipelineMetrics(queue, store, { rowsByStatus: role === 'api' });
   const scraper = new Scraper(config.scraper);
   const chat = new ChatClient({
     ...config.llm,
@@ -77,7 +77,7 @@ async function openScrapeCache(opts: PipelineConfig['scrapeCache']): Promise<Scr
 /** Starts the reference pipeline on the given configuration (validated here, at the edge). */
 export async function startPipeline(input: PipelineConfigInput = {}): Promise<RunningPipeline> {
   const config = parsePipelineConfig(input);
-  const parts = await openParts(config);
+  const parts = await openParts(config, 'api');
   const { deps } = parts;
   const { store, queue, metrics } = deps;
   const app = await buildApi({ config, store, queue, metrics });
@@ -133,7 +133,7 @@ export async function startPipelineWorker(
   queues: readonly QueueName[] = QUEUE_NAMES,
 ): Promise<RunningWorker> {
   const config = parsePipelineConfig(input);
-  const parts = await openParts(config);
+  const parts = await openParts(config, 'worker');
   startWorkers(parts.deps, queues);
   let closing: Promise<void> | undefined;
   return {

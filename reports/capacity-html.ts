@@ -52,7 +52,7 @@ export function capacityHtmlDocument(report: CapacityReport): HtmlReportDocument
   sections.push({ heading: 'Stages', tables: [stageTable(report)] });
   sections.push(
     hostSectionHtml(
-      `On the ${report.mode === 'measured' ? 'sampled' : 'declared'} host: ${report.host.name}`,
+      `On the ${{ measured: 'sampled', declared: 'declared', observed: 'observed' }[report.mode]} host: ${report.host.name}`,
       report.host,
       f.rows,
     ),
@@ -86,7 +86,7 @@ export function capacityHtmlDocument(report: CapacityReport): HtmlReportDocument
   return {
     title: `Capacity: ${fmt(f.rows)} rows in ${formatDuration(f.totalS)}`,
     subtitle:
-      `${report.mode === 'measured' ? 'Measured' : 'Declared'} from ${report.inputs.source}, ${report.createdAt}; ` +
+      `${{ measured: 'Measured', declared: 'Declared', observed: 'Observed' }[report.mode]} from ${report.inputs.source}, ${report.createdAt}; ` +
       `${report.host.cores} cores${report.inputs.colocatedSimulators ? ', simulators on the same cores as the pipeline' : ''}.`,
     sections,
   };

@@ -72,7 +72,7 @@ export function renderCapacityMarkdown(report: CapacityReport): string {
   const lines: string[] = [
     `# Capacity: ${fmt(f.rows)} rows in ${formatDuration(f.totalS)}`,
     '',
-    `${report.mode === 'measured' ? 'Measured' : 'Declared'} from ${report.inputs.source}; ${report.createdAt}.` +
+    `${{ measured: 'Measured', declared: 'Declared', observed: 'Observed' }[report.mode]} from ${report.inputs.source}; ${report.createdAt}.` +
       (report.inputs.colocatedSimulators ? ' The simulators ran on the same cores as the pipeline.' : ''),
     '',
     `- **Rate:** ${formatRate(f.rateRps)} — ${f.rateSource}`,
@@ -135,7 +135,7 @@ export function renderCapacityMarkdown(report: CapacityReport): string {
   lines.push(
     '',
     ...hostSection(
-      `On the ${report.mode === 'measured' ? 'sampled' : 'declared'} host: ${report.host.name}`,
+      `On the ${{ measured: 'sampled', declared: 'declared', observed: 'observed' }[report.mode]} host: ${report.host.name}`,
       report.host,
       f.rows,
     ),

@@ -66,7 +66,10 @@ export class PrometheusApi implements PrometheusReader {
       return [{ metric: {}, value: Number(v) }];
     }
     if (data.resultType !== 'vector')
-      throw new TelemetryQueryFailedError(expr, `it gave a ${data.resultType}; an instant vector was expected`);
+      throw new TelemetryQueryFailedError(
+        expr,
+        `it gave a ${data.resultType}; an instant vector was expected`,
+      );
     return (data.result as Array<{ metric: Record<string, string>; value: [number, string] }>).map((s) => ({
       metric: s.metric,
       value: Number(s.value[1]),

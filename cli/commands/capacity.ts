@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { capacityFromSample, fmt } from '../../analyzer/capacity-model.js';
 import { type CapacityReport, writeCapacityReport } from '../../analyzer/capacity-report.js';
@@ -16,17 +17,40 @@ import { DEFAULT_HISTORY_STORE, recordInHistory } from '../../history/open-histo
 import { capacityHtmlDocument } from '../../reports/capacity-html.js';
 import { formatDuration, formatRate, renderCapacityMarkdown } from '../../reports/capacity-markdown.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
+import { describeHost } from '../../scenarios/host-description.js';
 import { MAX_SAMPLE_SECONDS, samplePipeline } from '../../scenarios/pipeline-sampler.js';
+import {
+  capacityFromObservation,
+  type Eta,
+  etaOf,
+  type Observation,
+  observe,
+} from '../../telemetry/observed-capacity.js';
+import { PrometheusApi } from '../../telemetry/prometheus-api.js';
+import { loadTelemetryMapping, TELEMETRY_PRESETS } from '../../telemetry/telemetry-mapping.js';
 import type { CliIo } from '../cli-io.js';
 import { defined, numberFlag } from '../flag-value.js';
 import { loadSimulatorOptions, simulatorFlags } from '../simulator-flags.js';
 
 export const capacityHelp = `headroom capacity --rows N [options] [simulator flags]
+headroom capacity --prometheus URL [--rows N] [--eta] [--window 15m] [--preset NAME | --mapping FILE]
 
 How long N rows take, and what the bottleneck is: per-stage throughput fitted with the Universal
 Scalability Law, the CPU the stages share, the LLM's rate limits; workers and RAM for a target rate.
 Measures a short sample of the reference pipeline on this host (with the simulators), or reads one.
-  --rows N                 rows to forecast (default: the declared file's "rows")
+  --rows N                 rows to forecast (default: the declared file's "rows"; with
+                           --prometheus, the rows left now)
+  --prometheus URL         read what the team's own pipeline did from Prometheus (e.g.
+                           http://127.0.0.1:9090): per stage jobs/s, seconds per job, slots, rows in
+                           flight, queue wait and backlog; the LLM's 429s; CPU and memory per row.
+                           Every figure names the PromQL it came from (docs/capacity-from-telemetry.md)
+  --window D               the span read, ending now (default 15m; 90s, 1h…)
+  --at T                   end the window at T (unix seconds or ISO 8601) instead of now
+  --preset NAME            the metric names to read: ${Object.keys(TELEMETRY_PRESETS).join(', ')} (default headroom)
+  --mapping FILE           your own metric names and labels (telemetry/telemetry-mapping.schema.json)
+  --eta                    when the rows queued now will be through, with its interval
+  --follow                 with --eta: read again every --refresh-s S (default 15) until no rows
+                           are left, or --max-s S (default 3600) has passed
   --declared FILE          take stage rates, workers and latencies from a file instead of measuring
   --sample FILE            read a saved pipeline sample instead of measuring
   --sample-seconds S       length of the sample (at most ${MAX_SAMPLE_SECONDS}; default 90)
@@ -66,6 +90,15 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       json: { type: 'boolean', default: false },
       record: { type: 'boolean', default: false },
       'history-store': { type: 'string' },
+      prometheus: { type: 'string' },
+      window: { type: 'string', default: '15m' },
+      at: { type: 'string' },
+      preset: { type: 'string' },
+      mapping: { type: 'string' },
+      eta: { type: 'boolean', default: false },
+      follow: { type: 'boolean', default: false },
+      'refresh-s': { type: 'string' },
+      'max-s': { type: 'string' },
       ...simulatorFlags,
     },
   });
@@ -104,7 +137,48 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
 
   let report: CapacityReport;
   let sample: PipelineSample | undefined;
-  if (values.declared) {
+  if (values.prometheus !== undefined) {
+    if (values.declared || values.sample)
+      throw new UsageInvalidError(
+        '--prometheus reads the pipeline that runs; not with --declared or --sample',
+      );
+    if (scraping !== undefined || ai !== undefined || sampleSeconds !== undefined)
+      throw new UsageInvalidError(
+        '--scraping-concurrency, --ai-concurrency and --sample-seconds shape a sample; with --prometheus the slots are read',
+      );
+    const reader = new PrometheusApi(values.prometheus);
+    const mapping = await loadTelemetryMapping({ preset: values.preset, file: values.mapping });
+    const atS = values.at === undefined ? undefined : parseInstant(values.at);
+    const here = describeHost();
+    const read = () => observe(reader, mapping, { window: values.window, atS });
+    if (values.eta && values.follow) {
+      const refreshS = numberFlag('refresh-s', values['refresh-s'], { min: 1 }) ?? 15;
+      const maxS = numberFlag('max-s', values['max-s'], { min: 1 }) ?? 3600;
+      return followEta(read, io, { refreshS, maxS, json: values.json });
+    }
+    const obs = await read();
+    const eta = values.eta ? etaOf(obs) : undefined;
+    const forRows = rows ?? (obs.rowsLeft ? Math.max(1, Math.round(obs.rowsLeft.value)) : undefined);
+    if (forRows === undefined)
+      throw new UsageInvalidError(`--rows is needed: ${mapping.name} gives no rowsLeft to forecast`);
+    report = capacityFromObservation(
+      obs,
+      { ...here, name: 'the observed host (taken as this one)' },
+      {
+        ...common,
+        rows: forRows,
+      },
+    );
+    if (eta)
+      report = {
+        ...report,
+        eta: {
+          ...eta,
+          lowS: Number.isFinite(eta.lowS) ? eta.lowS : null,
+          highS: Number.isFinite(eta.highS) ? eta.highS : null,
+        },
+      };
+  } else if (values.declared) {
     if (processes !== undefined || scraping !== undefined || ai !== undefined || sampleSeconds !== undefined)
       throw new UsageInvalidError(
         '--processes, --scraping-concurrency, --ai-concurrency and --sample-seconds shape a measurement; with --declared, set workers and stages in the file',
@@ -157,11 +231,59 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
     await writeFileAtomic(path.join(dir, 'report.html'), renderHtmlReport(capacityHtmlDocument(report)));
   }
   io.stdout(values.json ? `${JSON.stringify(report)}\n` : renderCapacityText(report));
+  if (report.eta && !values.json) io.stdout(`${etaLine(report.eta)}\n`);
   // stderr: --json keeps stdout one JSON object.
   if (values.record)
     for (const line of await recordInHistory(values['history-store'], [entryFromCapacity(report)]))
       io.stderr(`${line}\n`);
   return ExitCode.Pass;
+}
+
+/** `eta  3 min 20 s (90 % 3 min 5 s – 3 min 40 s): 1,234 rows left ÷ 6.1 rows/s (…)` */
+export function etaLine(eta: NonNullable<CapacityReport['eta']> | Eta): string {
+  const bound = (s: number | null) => (s !== null && Number.isFinite(s) ? formatDuration(s) : 'unbounded');
+  return `  eta          ${formatDuration(eta.remainingS)} (90 % ${bound(eta.lowS)} – ${bound(eta.highS)}): ${eta.source}`;
+}
+
+/** --eta --follow: the time left, read again every refreshS until no rows are left or maxS has passed. */
+async function followEta(
+  read: () => Promise<Observation>,
+  io: CliIo,
+  opts: { refreshS: number; maxS: number; json: boolean },
+): Promise<ExitCode> {
+  const started = Date.now();
+  for (;;) {
+    const obs = await read();
+    const left = obs.rowsLeft?.value ?? 0;
+    if (left <= 0) {
+      io.endProgress();
+      io.stdout(
+        opts.json
+          ? `${JSON.stringify({ rowsLeft: 0, atS: obs.atS })}\n`
+          : '  eta          done: no rows left\n',
+      );
+      return ExitCode.Pass;
+    }
+    const eta = etaOf(obs);
+    if (opts.json) io.stdout(`${JSON.stringify({ ...eta, atS: obs.atS })}\n`);
+    else io.progress(etaLine(eta).trim());
+    if (Date.now() - started + opts.refreshS * 1000 > opts.maxS * 1000) {
+      io.endProgress();
+      if (!opts.json)
+        io.stdout(`${etaLine(eta)}\n  (stopped after --max-s ${opts.maxS}; rows are still left)\n`);
+      return ExitCode.Pass;
+    }
+    await sleep(opts.refreshS * 1000);
+  }
+}
+
+/** --at: unix seconds, or an ISO 8601 time. */
+function parseInstant(text: string): number {
+  const n = Number(text);
+  const s = Number.isFinite(n) ? n : Date.parse(text) / 1000;
+  if (!Number.isFinite(s))
+    throw new UsageInvalidError(`--at: unix seconds or an ISO 8601 time (got "${text}")`);
+  return s;
 }
 
 /** The summary a person reads: hours for the rows, the bottleneck, the stages, the target, headroom. */

@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 import { ConfigInvalidError, UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { startPipeline, startPipelineWorker } from '../../pipeline/pipeline.js';
-import { serveMetrics } from '../../pipeline/pipeline-metrics.js';
 import type { PipelineConfigInput } from '../../pipeline/pipeline-config.js';
+import { serveMetrics } from '../../pipeline/pipeline-metrics.js';
 import { QUEUE_NAMES, type QueueName } from '../../pipeline/queue/queue-engine.js';
 import type { CliIo } from '../cli-io.js';
 import { defined, numberFlag } from '../flag-value.js';
@@ -93,7 +93,11 @@ async function runWorker(
       throw new UsageInvalidError(`--queues: unknown queue "${q}"; use ${QUEUE_NAMES.join(', ')}`);
   }
   const concurrency = numberFlag('concurrency', values.concurrency, { min: 1, integer: true });
-  const metricsPort = numberFlag('metrics-port', values['metrics-port'], { min: 0, max: 65_535, integer: true });
+  const metricsPort = numberFlag('metrics-port', values['metrics-port'], {
+    min: 0,
+    max: 65_535,
+    integer: true,
+  });
   if (concurrency !== undefined) {
     config.concurrency = {
       ...config.concurrency,

@@ -25,7 +25,11 @@ export interface LlmSimulatorOptions {
   /** Share of requests answered 429 at random (an overloaded provider); default 0. */
   rateLimitRate?: number;
   /** Enforced limits over a sliding minute: beyond them, 429 with Retry-After. */
-  rateLimit?: { requestsPerMinute?: number; tokensPerMinute?: number };
+  /**
+   * Per-minute limits, over a sliding window of `windowSeconds` (default 60; a shorter one enforces
+   * the same rate over shorter spans, as providers may).
+   */
+  rateLimit?: { requestsPerMinute?: number; tokensPerMinute?: number; windowSeconds?: number };
   /** Model name reported by /v1/models and in every completion; default `headroom-sim-1`. */
   model?: string;
 }
@@ -103,9 +107,13 @@ export async function startLlmSimulator(opts: LlmSimulatorOptions = {}): Promise
   const config = resolveOptions(opts);
   const random = new SeededRandom(hashString('llm-simulator-requests', config.seed));
   const requestLimiter =
-    config.requestsPerMinute === undefined ? undefined : new SlidingWindowLimiter(config.requestsPerMinute);
+    config.requestsPerMinute === undefined
+      ? undefined
+      : new SlidingWindowLimiter(config.requestsPerMinute, config.rateLimitWindowSeconds);
   const tokenLimiter =
-    config.tokensPerMinute === undefined ? undefined : new SlidingWindowLimiter(config.tokensPerMinute);
+    config.tokensPerMinute === undefined
+      ? undefined
+      : new SlidingWindowLimiter(config.tokensPerMinute, config.rateLimitWindowSeconds);
   const modelJson = JSON.stringify(config.model);
   const msPerToken = 1000 / config.tokensPerSecond;
   const stats: LlmSimulatorStats = {
@@ -572,6 +580,7 @@ interface ResolvedLlmSimulatorOptions {
   rateLimitRate: number;
   requestsPerMinute: number | undefined;
   tokensPerMinute: number | undefined;
+  rateLimitWindowSeconds: number;
   model: string;
 }
 
@@ -587,6 +596,7 @@ function resolveOptions(opts: LlmSimulatorOptions): ResolvedLlmSimulatorOptions 
     rateLimitRate: opts.rateLimitRate ?? 0,
     requestsPerMinute: opts.rateLimit?.requestsPerMinute,
     tokensPerMinute: opts.rateLimit?.tokensPerMinute,
+    rateLimitWindowSeconds: opts.rateLimit?.windowSeconds ?? 60,
     model: opts.model ?? 'headroom-sim-1',
   };
   const problems: string[] = [];
@@ -612,6 +622,9 @@ function resolveOptions(opts: LlmSimulatorOptions): ResolvedLlmSimulatorOptions 
       problems.push(`rateLimit.${name}: must be an integer >= 1 (got ${value})`);
     }
   }
+  const w = config.rateLimitWindowSeconds;
+  if (!(Number.isInteger(w) && w >= 1 && w <= 60))
+    problems.push(`rateLimit.windowSeconds: must be an integer in 1..60 (got ${w})`);
   if (config.model.length === 0) problems.push('model: must not be empty');
   if (problems.length > 0) throw new ConfigInvalidError('LLM simulator options', problems);
   return config;

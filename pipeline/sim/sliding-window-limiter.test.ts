@@ -42,4 +42,18 @@ describe('SlidingWindowLimiter', () => {
     expect(limiter.tryTake(0, 101)).toBe(Number.POSITIVE_INFINITY);
     expect(limiter.remaining(0)).toBe(100);
   });
+
+  it('enforces a per-minute limit over a shorter window: 600/min over 1 s is 10 per second, every second', () => {
+    const limiter = new SlidingWindowLimiter(600, 1);
+    const t0 = 1_000_000_000;
+    const perSecond = new Array<number>(120).fill(0);
+    // Two minutes of callers asking 100 times a second: 10 pass each second, never a burst of 600.
+    for (let ms = 0; ms < 120_000; ms += 10)
+      if (limiter.tryTake(t0 + ms, 1) === 0) perSecond[Math.floor(ms / 1000)]!++;
+    expect(new Set(perSecond)).toEqual(new Set([10]));
+    // A refused caller is told to come back when the second turns.
+    expect(limiter.tryTake(t0 + 120_000 + 300, 1)).toBe(0);
+    for (let k = 0; k < 9; k++) limiter.tryTake(t0 + 120_300, 1);
+    expect(limiter.tryTake(t0 + 120_300, 1)).toBe(700);
+  });
 });

@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { TelemetryMissingError, TelemetryTooFewError, UsageInvalidError } from '../errors.js';
+import { capacityFromObservation, etaOf, observe, parseWindow } from './observed-capacity.js';
+import { PrometheusApi, type RecordedQuery, recordedTransport } from './prometheus-api.js';
+import { loadTelemetryMapping, metricNamesOf } from './telemetry-mapping.js';
+
+/** Answers a real Prometheus gave during a real run (see fixtures/README.md). */
+interface Fixture {
+  prometheus: string;
+  window: string;
+  atS: number;
+  actualRemainingS: number;
+  answers: RecordedQuery[];
+}
+
+function fixture(name: string): Fixture {
+  return JSON.parse(
+    readFileSync(fileURLToPath(new URL(`./fixtures/${name}/answers.json`, import.meta.url)), 'utf8'),
+  );
+}
+
+function replay(f: Fixture, edit: (answers: RecordedQuery[]) => RecordedQuery[] = (a) => a) {
+  return new PrometheusApi(f.prometheus, { transport: recordedTransport(edit(structuredClone(f.answers))) });
+}
+
+const host = { cpuModel: 'recorded', cores: 2, memoryBytes: 24 * 1024 ** 3, os: 'linux', node: 'v20' };
+
+describe('PromQL answers → capacity model, on answers recorded from a real Prometheus', () => {
+  it('reads a window in which one worker restarted: the counter reset does not read as a drop', async () => {
+    const f = fixture('latency-bound-restart');
+    const resets = f.answers.find((a) => a.params.query?.startsWith('sum(resets('))!;
+    // The fixture does hold a reset: the restarted worker's counters started again from 0.
+    expect(
+      Number(
+        (resets.body as { data: { result: Array<{ value: [number, string] }> } }).data.result[0]!.value[1],
+      ),
+    ).toBeGreaterThanOrEqual(1);
+    const mapping = await loadTelemetryMapping({ preset: 'headroom' });
+    const obs = await observe(replay(f), mapping, { window: f.window, atS: f.atS });
+    const scrape = obs.stages.find((s) => s.stage === 'scrape')!;
+    // rate() across the reset: the scrape stage's jobs per second stay close to the rows' rate
+    // (every row is scraped once; a reset read as a drop would make the rate negative or tiny).
+    expect(scrape.completed.value / obs.rowsDone.value).toBeGreaterThan(0.8);
+    expect(scrape.completed.value / obs.rowsDone.value).toBeLessThan(1.25);
+    const eta = etaOf(obs);
+    expect(Math.abs(eta.remainingS / f.actualRemainingS - 1)).toBeLessThanOrEqual(0.15);
+    expect(eta.lowS).toBeLessThanOrEqual(eta.remainingS);
+    expect(eta.highS).toBeGreaterThanOrEqual(eta.remainingS);
+    const report = capacityFromObservation(obs, host, { rows: 500_000 });
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'scrape' });
+    expect(report.forecast.rateSource).toContain('deriv(headroom_websites');
+  });
+
+  it("names the provider's limit from the 429s, with the requests that got through as its rate", async () => {
+    const f = fixture('llm-rate-limited');
+    const obs = await observe(replay(f), await loadTelemetryMapping({ preset: 'headroom' }), {
+      window: f.window,
+      atS: f.atS,
+    });
+    const report = capacityFromObservation(obs, host, { rows: 10_000 });
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'llm-rpm', regime: 'provider-limit' });
+    expect(report.inputs.llm.source).toContain('were 429');
+    // The simulated provider allows 480 requests/min.
+    expect(report.inputs.llm.rpm).toBeGreaterThan(480 * 0.85);
+    expect(report.inputs.llm.rpm).toBeLessThan(480 * 1.1);
+    // The window's rate is the limit's, not the pipeline's: it does not calibrate the model.
+    expect(report.notes.join(' ')).not.toContain('below its capacity');
+  });
+
+  it('names a missing metric, the preset that reads it and the figure', async () => {
+    const f = fixture('latency-bound-restart');
+    const withoutSlots = (answers: RecordedQuery[]) =>
+      answers.map((a) =>
+        a.path === '/api/v1/label/__name__/values'
+          ? {
+              ...a,
+              body: {
+                ...(a.body as object),
+                data: (a.body as { data: string[] }).data.filter((n) => n !== 'headroom_worker_slots'),
+              },
+            }
+          : a,
+      );
+    const mapping = await loadTelemetryMapping({ preset: 'headroom' });
+    const error = await observe(replay(f, withoutSlots), mapping, { window: f.window, atS: f.atS }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TelemetryMissingError);
+    expect((error as Error).message).toContain(
+      'Prometheus has no series of headroom_worker_slots, which headroom preset reads for stages.scrape.slots',
+    );
+  });
+
+  it('says a window with no finished rows has nothing to extrapolate', async () => {
+    const f = fixture('latency-bound-restart');
+    const obs = await observe(replay(f), await loadTelemetryMapping({ preset: 'headroom' }), {
+      window: f.window,
+      atS: f.atS,
+    });
+    expect(() => etaOf({ ...obs, rowsDone: { ...obs.rowsDone, value: 0 } })).toThrow(TelemetryTooFewError);
+  });
+});
+
+describe('telemetry mapping and window', () => {
+  it('finds the metric names a PromQL expression reads, not its functions, labels or keywords', () => {
+    expect(
+      metricNamesOf(
+        'sum by (queue) (rate(celery_task_runtime_sum{queue_name="ai", name=~"x|y"}[5m])) / on(queue) sum(rate(celery_task_runtime_count[5m]))',
+      ),
+    ).toEqual(['celery_task_runtime_sum', 'celery_task_runtime_count']);
+    expect(metricNamesOf('histogram_quantile(0.95, sum by (le) (rate(x_bucket[$window])))')).toEqual([
+      'x_bucket',
+    ]);
+  });
+
+  it('reads windows as Prometheus writes them and refuses the rest with the flag named', () => {
+    expect(parseWindow('15m')).toBe(900);
+    expect(parseWindow('1h30m')).toBe(5400);
+    expect(parseWindow('90s')).toBe(90);
+    expect(() => parseWindow('15 minutes')).toThrow(UsageInvalidError);
+    expect(() => parseWindow('5s')).toThrow(/at least 10s/);
+  });
+
+  it('refuses an unknown preset with the ones there are', async () => {
+    await expect(loadTelemetryMapping({ preset: 'nope' })).rejects.toThrow(
+      /no preset "nope"; the presets are headroom/,
+    );
+  });
+});
+
+describe('a mapping file', () => {
+  it('is checked against its schema, each problem naming the field', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-mapping-'));
+    try {
+      const file = path.join(dir, 'mapping.json');
+      await writeFile(
+        file,
+        JSON.stringify({
+          kind: 'headroom.telemetry-mapping',
+          version: 1,
+          name: 'ours',
+          stages: { scrape: { completed: 'sum(rate(x[$window]))', secondsPerRow: 'y' } },
+          rowsDone: 'sum(rate(z[$range]))',
+        }),
+      );
+      const error = await loadTelemetryMapping({ file }).catch((e: unknown) => e as Error);
+      expect(error).toMatchObject({ code: 'HRM_TELEMETRY_MAPPING_INVALID' });
+      expect(error.message).toContain(`${file} is not a valid telemetry mapping`);
+      expect(error.message).toContain('/stages/scrape');
+      expect(error.message).toContain('slots');
+      await writeFile(
+        file,
+        JSON.stringify({
+          kind: 'headroom.telemetry-mapping',
+          version: 1,
+          name: 'ours',
+          stages: { scrape: { completed: 'a', secondsPerRow: 'b', slots: 'c' } },
+          rowsDone: 'sum(rate(z[$range]))',
+        }),
+      );
+      await expect(loadTelemetryMapping({ file })).rejects.toThrow(
+        '/rowsDone: unknown placeholder in sum(rate(z[$range])); only $window is replaced',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
