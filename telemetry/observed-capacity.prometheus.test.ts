@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -125,6 +125,13 @@ async function observedRun(c: Case) {
   return { obs, eta, report, actualS, window, t1, prometheus: prometheus.url };
 }
 
+/** The measured figures of each case, kept as a test artifact (test-artifacts/observed-capacity.log). */
+async function keep(label: string, why: string): Promise<void> {
+  const dir = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  await appendFile(path.join(dir, 'observed-capacity.log'), `${new Date().toISOString()} ${label}: ${why}\n`);
+}
+
 const describeWhy = (r: Awaited<ReturnType<typeof observedRun>>) =>
   `eta ${r.eta.remainingS.toFixed(1)} s (${r.eta.source}), actual ${r.actualS.toFixed(1)} s; bottleneck ${r.report.forecast.bottleneck.kind} ${r.report.forecast.bottleneck.stage ?? ''}: ${r.report.forecast.bottleneck.explanation}; llm ${JSON.stringify(Object.fromEntries(Object.entries(r.obs.llm).map(([k, v]) => [k, v?.value])))}; stages ${JSON.stringify(r.obs.stages.map((s) => [s.stage, s.utilisation.toFixed(2), s.secondsPerRow.value.toFixed(3), s.slots.value]))}`;
 
@@ -199,7 +206,7 @@ describe('capacity from Prometheus: the reference pipeline on PostgreSQL + BullM
       fixtures: 'llm-rate-limited',
     });
     const why = describeWhy(r);
-    console.info(`rate-limited: ${why}`);
+    await keep('rate-limited', why);
     expect(Math.abs(r.eta.remainingS / r.actualS - 1), why).toBeLessThanOrEqual(0.1);
     expect(r.report.forecast.bottleneck, why).toMatchObject({ kind: 'llm-rpm', regime: 'provider-limit' });
     expect(r.report.inputs.llm.rpm!, why).toBeGreaterThan(480 * 0.85);

@@ -138,31 +138,24 @@ describe('a mapping file', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-mapping-'));
     try {
       const file = path.join(dir, 'mapping.json');
-      await writeFile(
-        file,
-        JSON.stringify({
-          kind: 'headroom.telemetry-mapping',
-          version: 1,
-          name: 'ours',
-          stages: { scrape: { completed: 'sum(rate(x[$window]))', secondsPerRow: 'y' } },
-          rowsDone: 'sum(rate(z[$range]))',
-        }),
-      );
+      const write = (scrape: object) =>
+        writeFile(
+          file,
+          JSON.stringify({
+            kind: 'headroom.telemetry-mapping',
+            version: 1,
+            name: 'ours',
+            stages: { scrape },
+            rowsDone: 'sum(rate(z[$range]))',
+          }),
+        );
+      await write({ completed: 'sum(rate(x[$window]))', secondsPerRow: 'y' });
       const error = await loadTelemetryMapping({ file }).catch((e: unknown) => e as Error);
       expect(error).toMatchObject({ code: 'HRM_TELEMETRY_MAPPING_INVALID' });
       expect(error.message).toContain(`${file} is not a valid telemetry mapping`);
       expect(error.message).toContain('/stages/scrape');
       expect(error.message).toContain('slots');
-      await writeFile(
-        file,
-        JSON.stringify({
-          kind: 'headroom.telemetry-mapping',
-          version: 1,
-          name: 'ours',
-          stages: { scrape: { completed: 'a', secondsPerRow: 'b', slots: 'c' } },
-          rowsDone: 'sum(rate(z[$range]))',
-        }),
-      );
+      await write({ completed: 'a', secondsPerRow: 'b', slots: 'c' });
       await expect(loadTelemetryMapping({ file })).rejects.toThrow(
         '/rowsDone: unknown placeholder in sum(rate(z[$range])); only $window is replaced',
       );
