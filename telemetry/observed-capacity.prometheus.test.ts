@@ -145,13 +145,14 @@ describe('capacity from Prometheus: the reference pipeline on PostgreSQL + BullM
         siteFarm: { seed: 3, sites: 200, latency: { medianMs: 200, sigma: 0.2 } },
         llm: { seed: 3, timeToFirstTokenMs: 50, tokensPerSecond: 2_000, tokensPerMessage: 60 },
       },
-      observeAtShare: 0.35,
-      minElapsedS: 20,
-      warmupS: 4,
+      observeAtShare: 0.4,
+      minElapsedS: 25,
+      warmupS: 8,
       restartWorker: true,
       fixtures: 'latency-bound-restart',
     });
     const why = describeWhy(r);
+    await keep('latency-bound', why);
     expect(Math.abs(r.eta.remainingS / r.actualS - 1), why).toBeLessThanOrEqual(0.1);
     expect(r.report.forecast.bottleneck, why).toMatchObject({
       kind: 'stage',

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { TelemetryMappingInvalidError, UsageInvalidError } from '../errors.js';
 import { compileSchema } from '../json-schema.js';
 import { explainSchemaErrors } from '../schema-error.js';
+import celeryPreset from './presets/celery.json' with { type: 'json' };
 import headroomPreset from './presets/headroom.json' with { type: 'json' };
 import schema from './telemetry-mapping.schema.json' with { type: 'json' };
 
@@ -39,7 +40,7 @@ export interface TelemetryMapping {
 const validate = compileSchema<TelemetryMapping>(schema);
 
 /** The mappings shipped with headroom, by the name `--preset` takes. */
-export const TELEMETRY_PRESETS: Record<string, unknown> = { headroom: headroomPreset };
+export const TELEMETRY_PRESETS: Record<string, unknown> = { headroom: headroomPreset, celery: celeryPreset };
 
 /** Validates parsed JSON as a mapping; each problem names its field. */
 export function parseTelemetryMapping(data: unknown, source: string): TelemetryMapping {

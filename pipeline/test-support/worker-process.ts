@@ -3,25 +3,47 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 
-/** `headroom pipeline worker …` as its own process, through the real CLI; killed after the test. */
+/** A child process whose output (stdout and stderr together) a test can read. */
 export type WorkerProcess = ChildProcess & { output: () => string };
 
-export function spawnWorker(args: string[]): WorkerProcess {
-  const bin = fileURLToPath(new URL('../../cli/bin.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', bin, 'pipeline', 'worker', ...args], {
+/**
+ * Starts a process for the length of the test: its output kept, and stopped when the test ends
+ * (`SIGTERM` first, when asked, so it can finish cleanly; `SIGKILL` after 5 s or at once).
+ */
+export function spawnCaptured(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; graceful?: boolean } = {},
+): WorkerProcess {
+  const child = spawn(command, args, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (d) => {
+  const keep = (d: Buffer) => {
     output += d;
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  child.once('error', (err) => {
+    output += `\n${command}: ${err.message}`;
   });
-  child.stderr!.on('data', (d) => {
-    output += d;
-  });
-  onTestFinished(() => {
+  onTestFinished(async () => {
+    if (child.exitCode !== null) return;
+    if (opts.graceful) {
+      child.kill('SIGTERM');
+      await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5_000)]);
+    }
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   return Object.assign(child, { output: () => output });
+}
+
+/** `headroom pipeline worker …` as its own process, through the real CLI; killed after the test. */
+export function spawnWorker(args: string[]): WorkerProcess {
+  const bin = fileURLToPath(new URL('../../cli/bin.ts', import.meta.url));
+  return spawnCaptured(process.execPath, ['--import', 'tsx', bin, 'pipeline', 'worker', ...args]);
 }
 
 /** Waits until the worker says it serves its queues; fails with its output if it exits or takes a minute. */
