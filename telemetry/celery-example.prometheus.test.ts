@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import { freshPostgres, TEST_REDIS_URL } from '../pipeline/test-support/test-ser
 import { spawnCaptured, type WorkerProcess } from '../pipeline/test-support/worker-process.js';
 import { describeHost } from '../scenarios/host-description.js';
 import { capacityFromObservation, etaOf, observe } from './observed-capacity.js';
-import { PrometheusApi } from './prometheus-api.js';
+import { PrometheusApi, type RecordedQuery } from './prometheus-api.js';
 import { loadTelemetryMapping } from './telemetry-mapping.js';
 import { freePort, startPrometheus } from './test-support/prometheus-server.js';
 
@@ -106,7 +106,8 @@ it('forecasts the time left of a Celery pipeline within 10 % and names its scrap
     scrapeIntervalS: 1,
   });
   onTestFinished(() => prometheus.close());
-  const reader = new PrometheusApi(prometheus.url);
+  const recorded: RecordedQuery[] = [];
+  const reader = new PrometheusApi(prometheus.url, { onAnswer: (q) => recorded.push(q) });
   // The exporter has seen both workers' pools before the upload.
   await until(
     "the exporter reporting both queues' pool processes",
@@ -143,6 +144,16 @@ it('forecasts the time left of a Celery pipeline within 10 % and names its scrap
   const report = capacityFromObservation(obs, describeHost(), { rows });
   await until('every row finished', async () => (await progress()).completed, outputs, 300_000);
   const actualS = Date.now() / 1000 - t1;
+  // HEADROOM_RECORD_FIXTURES=1 writes Prometheus's answers for the unit tests (telemetry/fixtures).
+  if (process.env.HEADROOM_RECORD_FIXTURES === '1') {
+    const dir = fileURLToPath(new URL('./fixtures/celery-latency-bound/', import.meta.url));
+    await mkdir(dir, { recursive: true });
+    const answers = recorded.filter((q) => !q.params.query?.startsWith('sum(celery_active_process_count)'));
+    await writeFile(
+      path.join(dir, 'answers.json'),
+      `${JSON.stringify({ prometheus: prometheus.url, window, atS: t1, actualRemainingS: actualS, answers }, null, 1)}\n`,
+    );
+  }
 
   const why = `eta ${eta.remainingS.toFixed(1)} s (${eta.source}), actual ${actualS.toFixed(1)} s; bottleneck ${report.forecast.bottleneck.kind} ${report.forecast.bottleneck.stage ?? ''}: ${report.forecast.bottleneck.explanation}; stages ${JSON.stringify(obs.stages.map((s) => [s.stage, s.utilisation.toFixed(2), s.secondsPerRow.value.toFixed(3), s.slots.value]))}`;
   const artifacts = fileURLToPath(new URL('../test-artifacts/', import.meta.url));

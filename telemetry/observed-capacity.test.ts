@@ -69,6 +69,28 @@ describe('PromQL answers → capacity model, on answers recorded from a real Pro
     expect(report.notes.join(' ')).not.toContain('below its capacity');
   });
 
+  it('reads a Celery pipeline through the celery preset: the scrape stage at its 4 slots', async () => {
+    const f = fixture('celery-latency-bound');
+    const obs = await observe(replay(f), await loadTelemetryMapping({ preset: 'celery' }), {
+      window: f.window,
+      atS: f.atS,
+    });
+    const scrape = obs.stages.find((s) => s.stage === 'scrape')!;
+    expect(scrape.slots.value).toBe(4);
+    // No in-flight gauge per queue in the exporter: Little's law gives it, and it is said so.
+    expect(scrape.inFlight.promql).toContain("(Little's law)");
+    const report = capacityFromObservation(obs, host, { rows: 500_000 });
+    expect(report.forecast.bottleneck).toMatchObject({
+      kind: 'stage',
+      stage: 'scrape',
+      regime: 'latency-bound',
+    });
+    expect(report.stages.find((s) => s.stage === 'scrape')!.capacityRps.source).toContain(
+      'celery_task_runtime_sum{queue_name="scrape"}',
+    );
+    expect(Math.abs(etaOf(obs).remainingS / f.actualRemainingS - 1)).toBeLessThanOrEqual(0.1);
+  });
+
   it('names a missing metric, the preset that reads it and the figure', async () => {
     const f = fixture('latency-bound-restart');
     const withoutSlots = (answers: RecordedQuery[]) =>
