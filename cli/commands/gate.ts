@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_GATE_TRIALS, overallVerdictLine } from '../../analyzer/regression-gate.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { DEFAULT_BASELINE_DIR } from '../../baselines/baseline-store.js';
+import { gateEndEvent, gateRoundEvent } from '../../dashboard/gate-events.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { findProjectConfig, PROJECT_CONFIG_FILE } from '../../gate/project-config.js';
@@ -11,6 +12,7 @@ import { renderJunitReport } from '../../reports/junit-report.js';
 import { renderMarkdownReport } from '../../reports/markdown-report.js';
 import { GATE_SUITES } from '../../scenarios/gate-suite.js';
 import type { CliIo } from '../cli-io.js';
+import { dashboardArgv, dashboardFlags, dashboardHelp, openCommandDashboard } from '../dashboard-flags.js';
 import { numberFlag } from '../flag-value.js';
 
 export const gateHelp = `headroom gate [options]
@@ -38,12 +40,13 @@ project's suite runs against both (see docs/gate-your-service.md).
   --junit F          write the JUnit XML report
   --json F           write the JSON report
   --slowdown F       start this build's pipeline with request CPU × F (to see the gate fire)
+${dashboardHelp}                          (rounds done, base and head of each gated figure, its interval so far)
 Exit codes: 0 pass, 1 regression or leak, 2 usage or input error, 3 internal error.
 `;
 
 export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: dashboardArgv(argv),
     allowPositionals: true,
     options: {
       suite: { type: 'string', default: 'quick' },
@@ -59,6 +62,7 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       config: { type: 'string' },
       aa: { type: 'boolean', default: false },
       seed: { type: 'string' },
+      ...dashboardFlags,
     },
   });
   if (positionals.length > 0)
@@ -75,6 +79,11 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   const slowdown = numberFlag('slowdown', values.slowdown, { min: 1 });
   if (values.interleave !== 'concurrent' && values.interleave !== 'alternate')
     throw new UsageInvalidError(`--interleave must be concurrent or alternate (got "${values.interleave}")`);
+  // The live page: each measured round's figures, then the verdict.
+  const dashboard = await openCommandDashboard(values, io, {
+    title: 'headroom gate',
+    subtitle: `suite ${config ? config.file : values.suite} against ${values.against ?? (values.aa ? 'itself' : 'stored baselines')}`,
+  });
   const startedMs = performance.now();
   const run = await runGate({
     suite: values.suite,
@@ -88,7 +97,12 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
     force: values.force,
     headTargetArgs: slowdown === undefined ? [] : ['--slowdown', String(slowdown)],
     onProgress: (line) => io.progress(`gate ${line}`),
+    ...(dashboard ? { onRound: (r) => dashboard.publish(gateRoundEvent(r)) } : {}),
+  }).catch(async (err: unknown) => {
+    await dashboard?.close();
+    throw err;
   });
+  await dashboard?.finish(gateEndEvent(run.outcome));
   io.endProgress();
   const { outcome } = run;
   if (values.markdown) await writeFileAtomic(values.markdown, renderMarkdownReport(outcome));
