@@ -22,10 +22,10 @@ header{padding:12px 20px;background:#fff;border-bottom:1px solid #dde}
 h1{font-size:18px;margin:0}.sub{color:#555;margin:2px 0 0}
 #status{font-weight:600}#status.live{color:#1a7f37}#status.lost{color:#b35900}#status.done{color:#0550ae}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:14px;padding:14px 20px}
-section{background:#fff;border:1px solid #dde;border-radius:6px;padding:10px 14px}
+section{background:#fff;border:1px solid #dde;border-radius:6px;padding:10px 14px;overflow-x:auto}
 h2{font-size:14px;margin:0 0 6px}.box{position:relative;height:220px}
 table{border-collapse:collapse;width:100%}td,th{padding:3px 6px;border-bottom:1px solid #eee;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}.pass{color:#1a7f37}.fail{color:#cf222e}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.pass{color:#1a7f37}.fail{color:#cf222e}
 .bar{background:#eef;border-radius:3px;height:10px;min-width:120px;overflow:hidden}.bar span{display:block;height:100%;background:#0550ae;width:0}
 </style>
 </head>
@@ -42,7 +42,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.pass{color:#1a7f37}.fai
 <section data-kind="stages" hidden><h2>Rows per second, by stage</h2><div class="box"><canvas id="stageRate"></canvas></div></section>
 <section data-kind="level" hidden><h2>Measuring</h2><p id="measuring"></p><div class="bar"><span id="budget"></span></div><table id="levels"><thead><tr><th>stage</th><th>rows in flight (slots)</th><th>mean in flight</th><th>rows/s</th></tr></thead><tbody></tbody></table><p id="forecast"></p></section>
 <section data-kind="gate-round" hidden><h2>Rounds</h2><p id="rounds"></p><div class="bar"><span id="roundBar"></span></div><div class="box"><canvas id="gateRatio"></canvas></div></section>
-<section data-kind="gate-round" hidden><h2>Gated figures: latest trial of each side, and the interval so far</h2><table id="gateFigures"><thead><tr><th>figure</th><th>base</th><th>head</th><th>change</th><th>interval</th><th>limit</th><th>verdict</th></tr></thead><tbody></tbody></table></section>
+<section data-kind="gate-round" hidden><h2>Gated figures of the scenario under way: latest trial of each side, and the interval so far</h2><table id="gateFigures"><thead><tr><th>figure</th><th>base</th><th>head</th><th>change</th><th>interval</th><th>limit</th><th>verdict</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script type="application/json" id="meta">${scriptText(JSON.stringify(meta))}</script>
 <script>${scriptText(chartJs())}</script>
@@ -76,6 +76,8 @@ const PAGE_SCRIPT = `
     gateRatio: chart('gateRatio', 'head ÷ base (latest trials)', [], 'rounds done'),
     stages: {}
   };
+  // Rounds are whole numbers.
+  charts.gateRatio.options.scales.x.ticks = { stepSize: 1, precision: 0 };
   // Each command sends its own kinds of events; a page shows only the panels of the kinds it got.
   function show(kind) {
     if (state.kinds.indexOf(kind) >= 0) return;
@@ -191,10 +193,13 @@ const PAGE_SCRIPT = `
     document.getElementById('measuring').textContent = 'sample done, curves fitted';
     setBar('budget', 1);
     document.getElementById('forecast').textContent = fmt(f.forecast.rows) + ' rows at ' + fmt(f.forecast.rateRps) + ' rows/s: ' +
-      fmt(f.forecast.totalS / 3600) + ' h; bottleneck ' + f.forecast.bottleneck;
+      duration(f.forecast.totalS) + '; bottleneck ' + f.forecast.bottleneck;
   }
+  function duration(s) { return s < 120 ? fmt(s) + ' s' : s < 7200 ? fmt(s / 60) + ' min' : fmt(s / 3600) + ' h'; }
+  // Trial figures are often small (a 0.9 ms p50): three significant digits, not one decimal.
+  function sig(v) { return v === 0 ? '0' : Number(v.toPrecision(3)).toLocaleString('en-US', { maximumFractionDigits: 6 }); }
   function pct(x) { return (x >= 0 ? '+' : '') + (Math.round(x * 1000) / 10) + ' %'; }
-  function change(kind, x, unit) { return kind === 'relative' ? pct(x) : (x >= 0 ? '+' : '') + fmt(x) + (unit === 'ratio' ? '' : ' ' + unit); }
+  function change(kind, x, unit) { return kind === 'relative' ? pct(x) : (x >= 0 ? '+' : '') + sig(x) + (unit === 'ratio' ? '' : ' ' + unit); }
   function onGateRound(g) {
     state.gateRounds.push({ scenario: g.scenario, round: g.round, roundsDone: g.roundsDone, figures: g.figures.length });
     document.getElementById('rounds').textContent = g.scenario + ': round ' + g.round + ' of ' + g.rounds + ' · ' + g.roundsDone + ' of ' + g.roundsTotal + ' rounds in all';
@@ -210,7 +215,7 @@ const PAGE_SCRIPT = `
       var i = f.interval;
       var verdict = cell(i ? i.verdict : 'needs 2 trials a side');
       if (i) verdict.className = i.verdict === 'regression' ? 'fail' : i.verdict === 'inconclusive' ? '' : 'pass';
-      return [cell(g.scenario + ' ' + f.figure), cell(fmt(f.base), true), cell(fmt(f.head), true),
+      return [cell(f.figure), cell(sig(f.base), true), cell(sig(f.head), true),
         cell(i ? change(i.changeKind, i.change, f.unit) : '–', true),
         cell(i ? change(i.changeKind, i.low, f.unit) + ' … ' + change(i.changeKind, i.high, f.unit) : '–', true),
         cell(i ? change(i.changeKind, i.threshold, f.unit) : '–', true), verdict];
