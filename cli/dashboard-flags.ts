@@ -9,12 +9,14 @@ export const dashboardFlags = {
   'allow-remote': { type: 'boolean', default: false },
 } as const;
 
-/** The help lines of those flags. */
-export const dashboardHelp = `  --dashboard[=PORT]      serve a live page on 127.0.0.1 (a free port, or PORT) and print its
-                          address (see docs/dashboard.md)
+/** The help lines of those flags; `shows` says what the command's page draws. */
+export function dashboardHelp(shows: string): string {
+  return `  --dashboard[=PORT]      serve a live page on 127.0.0.1 (a free port, or PORT) and print its
+                          address; it shows ${shows}
   --dashboard-linger S    keep serving the page S seconds after the end
   --allow-remote          serve the page on every interface, not only loopback
 `;
+}
 
 /** A bare --dashboard asks for a free port: parseArgs needs a value, so it becomes --dashboard=0. */
 export function dashboardArgv(argv: string[]): string[] {

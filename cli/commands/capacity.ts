@@ -49,8 +49,7 @@ Measures a short sample of the reference pipeline on this host (with the simulat
   --scraping-concurrency N --ai-concurrency N   the configured pipeline's concurrency to sample at
   --out DIR                write report.json, report.md, report.html (and sample.json when measured)
   --json                   print the report as JSON
-${dashboardHelp}                          measured mode: each level's point as it is measured, then the fit
-Simulator flags (measured mode: the simulated world; declared mode: --llm-rpm, --llm-tpm and
+${dashboardHelp("each level's point as measured, then the USL fits")}
   --llm-tokens-per-message override the file's LLM limits): --site-latency-ms --site-latency-sigma
   --page-bytes --fault-rate --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message
   --llm-rpm --llm-tpm --seed --sim-config FILE (flags override the file)  (see headroom demo --help)

@@ -22,7 +22,7 @@ database shows were dropped; duplicates are messages written twice. Exit 0 only 
   --scraping-concurrency N    scrapes in flight    --ai-concurrency N   LLM calls in flight
   --timeout-s S               upper bound of the run (default: from the rows, the concurrency and the
                               simulated world, about twice the time they need, plus 2 min)
-${dashboardHelp}Simulator flags: --sites --site-latency-ms --site-latency-sigma --page-bytes --fault-rate
+${dashboardHelp("each stage's rows done and rows/s, once a second")}Simulator flags: --sites --site-latency-ms --site-latency-sigma --page-bytes --fault-rate
   --fault-404 --fault-500 --fault-reset --fault-timeout --fault-slow-body --seed
   --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message --llm-error-rate --llm-429-rate
   --llm-rpm --llm-tpm

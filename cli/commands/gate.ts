@@ -40,8 +40,7 @@ project's suite runs against both (see docs/gate-your-service.md).
   --junit F          write the JUnit XML report
   --json F           write the JSON report
   --slowdown F       start this build's pipeline with request CPU × F (to see the gate fire)
-${dashboardHelp}                          (rounds done, base and head of each gated figure, its interval so far)
-Exit codes: 0 pass, 1 regression or leak, 2 usage or input error, 3 internal error.
+${dashboardHelp('rounds done, each gated figure, its interval so far')}Exit codes: 0 pass, 1 regression or leak, 2 usage or input error, 3 internal error.
 `;
 
 export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> {
