@@ -48,6 +48,7 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
     args: dashboardArgv(argv),
     allowPositionals: true,
     options: {
+      ...dashboardFlags,
       suite: { type: 'string', default: 'quick' },
       trials: { type: 'string' },
       against: { type: 'string' },
@@ -61,7 +62,6 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       config: { type: 'string' },
       aa: { type: 'boolean', default: false },
       seed: { type: 'string' },
-      ...dashboardFlags,
     },
   });
   if (positionals.length > 0)
