@@ -30,7 +30,8 @@ export interface FitEvent {
     /** Configured rows in flight per process. */
     concurrency: number;
     capacityRps: number;
-    fit: { lambda: number; sigma: number; kappa: number; rSquared: number | null } | null;
+    /** `points`: the measured points it was fitted on (fewer than two: parameters were fixed, see the report). */
+    fit: { lambda: number; sigma: number; kappa: number; rSquared: number | null; points: number } | null;
     /** Throughput of the fitted curve from one row in flight to past the highest level measured. */
     curve: Array<{ concurrency: number; throughputRps: number }>;
   }>;
@@ -82,7 +83,15 @@ export function fitEvent(report: CapacityReport): DashboardEvent {
         stage: s.stage,
         concurrency: s.concurrency,
         capacityRps: s.capacityRps.value,
-        fit: fit ? { lambda: fit.lambda, sigma: fit.sigma, kappa: fit.kappa, rSquared: fit.rSquared } : null,
+        fit: fit
+          ? {
+              lambda: fit.lambda,
+              sigma: fit.sigma,
+              kappa: fit.kappa,
+              rSquared: fit.rSquared,
+              points: fit.points,
+            }
+          : null,
         curve,
       };
     }),

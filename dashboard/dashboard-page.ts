@@ -26,7 +26,7 @@ section{background:#fff;border:1px solid #dde;border-radius:6px;padding:10px 14p
 h2{font-size:14px;margin:0 0 6px}.box{position:relative;height:220px}
 table{border-collapse:collapse;width:100%}td,th{padding:3px 6px;border-bottom:1px solid #eee;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.pass{color:#1a7f37}.fail{color:#cf222e}
-.bar{background:#eef;border-radius:3px;height:10px;min-width:120px;overflow:hidden}.bar span{display:block;height:100%;background:#0550ae;width:0}
+section.wide{grid-column:1/-1}.bar{background:#eef;border-radius:3px;height:10px;min-width:120px;overflow:hidden}.bar span{display:block;height:100%;background:#0550ae;width:0}
 </style>
 </head>
 <body>
@@ -42,7 +42,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.pass
 <section data-kind="stages" hidden><h2>Rows per second, by stage</h2><div class="box"><canvas id="stageRate"></canvas></div></section>
 <section data-kind="level" hidden><h2>Measuring</h2><p id="measuring"></p><div class="bar"><span id="budget"></span></div><table id="levels"><thead><tr><th>stage</th><th>rows in flight (slots)</th><th>mean in flight</th><th>rows/s</th></tr></thead><tbody></tbody></table><p id="forecast"></p></section>
 <section data-kind="gate-round" hidden><h2>Rounds</h2><p id="rounds"></p><div class="bar"><span id="roundBar"></span></div><div class="box"><canvas id="gateRatio"></canvas></div></section>
-<section data-kind="gate-round" hidden><h2>Gated figures of the scenario under way: latest trial of each side, and the interval so far</h2><table id="gateFigures"><thead><tr><th>figure</th><th>base</th><th>head</th><th>change</th><th>interval</th><th>limit</th><th>verdict</th></tr></thead><tbody></tbody></table></section>
+<section data-kind="gate-round" class="wide" hidden><h2>Gated figures of the scenario under way: latest trial of each side, and the interval so far</h2><table id="gateFigures"><thead><tr><th>figure</th><th>base</th><th>head</th><th>change</th><th>interval</th><th>limit</th><th>verdict</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script type="application/json" id="meta">${scriptText(JSON.stringify(meta))}</script>
 <script>${scriptText(chartJs())}</script>
@@ -187,7 +187,7 @@ const PAGE_SCRIPT = `
       if (!s.curve.length) return;
       var c = stageChart(s.stage);
       c.data.datasets[1].data = s.curve.map(function (p) { return { x: p.concurrency, y: p.throughputRps }; });
-      c.data.datasets[1].label = 'USL fit (σ ' + s.fit.sigma.toFixed(4) + ', κ ' + s.fit.kappa.toExponential(1) + '); configured N ' + fmt(s.concurrency);
+      c.data.datasets[1].label = 'USL fit on ' + s.fit.points + ' point' + (s.fit.points === 1 ? '' : 's') + ' (σ ' + s.fit.sigma.toFixed(4) + ', κ ' + s.fit.kappa.toExponential(1) + '); configured N ' + fmt(s.concurrency);
       c.update('none');
     });
     document.getElementById('measuring').textContent = 'sample done, curves fitted';
@@ -213,8 +213,8 @@ const PAGE_SCRIPT = `
     charts.gateRatio.update('none');
     rows('gateFigures', g.figures.map(function (f) {
       var i = f.interval;
-      var verdict = cell(i ? i.verdict : 'needs 2 trials a side');
-      if (i) verdict.className = i.verdict === 'regression' ? 'fail' : i.verdict === 'inconclusive' ? '' : 'pass';
+      var verdict = cell(i ? i.verdict + (i.note ? ' (' + i.note + ')' : '') : 'needs 2 trials a side');
+      if (i) verdict.className = i.failed ? 'fail' : i.verdict === 'unchanged' || i.verdict === 'improvement' ? 'pass' : '';
       return [cell(f.figure), cell(sig(f.base), true), cell(sig(f.head), true),
         cell(i ? change(i.changeKind, i.change, f.unit) : '–', true),
         cell(i ? change(i.changeKind, i.low, f.unit) + ' … ' + change(i.changeKind, i.high, f.unit) : '–', true),

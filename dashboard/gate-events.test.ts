@@ -39,7 +39,7 @@ describe('the gate page events', () => {
     expect(last.figures.map((f) => f.figure).sort()).toEqual(outcome.map((f) => f.figure).sort());
     for (const f of last.figures) {
       const v = outcome.find((o) => o.figure === f.figure)!;
-      expect(f.interval).toMatchObject({ low: v.low, high: v.high, verdict: v.verdict });
+      expect(f.interval).toMatchObject({ low: v.low, high: v.high, verdict: v.verdict, failed: v.failed });
       // Base and head are the latest trial of each side, not the medians.
       expect(f.head).toBe(rounds[2]!.head[2]!.figures[f.figure]!.value);
       expect(f.base).toBe(rounds[2]!.base[1]!.figures[f.figure]!.value);

@@ -18,6 +18,10 @@ export interface GateFigureRound {
     high: number;
     threshold: number;
     verdict: string;
+    /** The figure would fail the gate now (a regression beyond the latency floor). */
+    failed: boolean;
+    /** Why a regression would not fail it (a latency change under the floor). */
+    note?: string;
   } | null;
 }
 
@@ -56,6 +60,8 @@ export function gateRoundEvent(p: GateRoundProgress): DashboardEvent {
             high: v.high,
             threshold: v.threshold,
             verdict: v.verdict,
+            failed: v.failed,
+            ...(v.note ? { note: v.note } : {}),
           }
         : null,
     });
