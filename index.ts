@@ -65,10 +65,16 @@ export {
 } from './gate/project-config.js';
 export { initProject, type ProjectAnswers } from './gate/project-init.js';
 export { referencePipeline } from './gate/reference-pipeline.js';
-export { type GateRun, type RunGateOptions, runGate } from './gate/run-gate.js';
+export { type GateRoundProgress, type GateRun, type RunGateOptions, runGate } from './gate/run-gate.js';
 export type { RunningSystem, SystemUnderTest } from './gate/system-under-test.js';
 export { ApiClient, ApiResponseError, type UploadReceipt } from './pipeline/api/api-client.js';
-export { type DemoOptions, type DemoResult, runDemo } from './pipeline/demo.js';
+export {
+  type DemoOptions,
+  type DemoResult,
+  type DemoStageTick,
+  type DemoTick,
+  runDemo,
+} from './pipeline/demo.js';
 export { generateCsv } from './pipeline/ingest/csv-generator.js';
 export { ingestCsv } from './pipeline/ingest/csv-ingest.js';
 export { type RunningPipeline, startPipeline } from './pipeline/pipeline.js';

@@ -150,6 +150,14 @@ export interface GateDesign {
 }
 
 /** Is this figure one of the gated ones under these options? */
+/** The figures of a trial that can fail the gate under these options (the rest are shown, not judged). */
+export function gatedFigures(summary: RunSummary, options: Partial<GateOptions> = {}): string[] {
+  const opts: GateOptions = { ...DEFAULT_GATE_OPTIONS, ...options };
+  return Object.entries(summary.figures)
+    .filter(([name, figure]) => isGated(name, figure, opts))
+    .map(([name]) => name);
+}
+
 function isGated(name: string, figure: SummaryFigure, options: GateOptions): boolean {
   if (figure.gate === 'info') return false;
   if (figure.gate !== 'latency') return true;

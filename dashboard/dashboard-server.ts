@@ -5,26 +5,39 @@ import { LatencyHistogram } from '../scenarios/latency-histogram.js';
 import type { RunProgress } from '../scenarios/run-recorder.js';
 import type { RunResult } from '../scenarios/run-result.js';
 import type { ServerSample } from '../scenarios/server-sampler.js';
+import type { FitEvent, LevelEvent } from './capacity-events.js';
 import { dashboardPage } from './dashboard-page.js';
+import type { StagesEvent } from './demo-events.js';
+import type { GateRoundEvent } from './gate-events.js';
 
 /** What the page is told once, before any event: what is being watched. */
 export interface DashboardMeta {
   title: string;
   /** e.g. "api-stress (quick) against http://127.0.0.1:41234/api/v1". */
   subtitle: string;
-  /** Thresholds as written in the scenario, by metric. */
+  /** Thresholds as written in the scenario, by metric (none for demo, capacity and gate). */
   thresholds: Record<string, string[]>;
 }
 
-/** The events a page draws; each is numbered, so a page that reconnects gets exactly what it missed. */
+/**
+ * The events a page draws; each is numbered, so a page that reconnects gets exactly what it missed.
+ * `second` and `server` come from `run`, `stages` from `demo`, `level` and `fit` from `capacity`,
+ * `gate-round` from `gate`; the page shows the panels of the kinds that arrive.
+ */
 export type DashboardEvent =
   | { type: 'second'; progress: RunProgress & { phase?: string } }
   | { type: 'server'; sample: ServerSample }
+  | StagesEvent
+  | LevelEvent
+  | FitEvent
+  | GateRoundEvent
   | {
       type: 'end';
       passed: boolean;
       verdicts: Array<{ metric: string; expression: string; passed: boolean; actual: string }>;
       report: boolean;
+      /** The outcome in a line, for commands without thresholds (a run's verdicts say it). */
+      summary?: string;
     };
 
 export interface DashboardOptions {

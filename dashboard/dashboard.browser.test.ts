@@ -1,16 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarizeRun } from '../analyzer/summary.js';
 import { parseScenario } from '../scenarios/load-scenario.js';
 import { runScenario, type ScenarioRun } from '../scenarios/run-scenario.js';
 import { dashboardFeed, endEvent, startDashboard, thresholdSources } from './dashboard-server.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'test-artifacts');
+import { ARTIFACTS, launchChromium, watch as watchPage } from './test-support/dashboard-browser.js';
 
 /** A short open-model run of the reference pipeline's health and stats endpoints. */
 function scenario(durationS: number, rate: number) {
@@ -32,31 +28,13 @@ function scenario(durationS: number, rate: number) {
 
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: apt-get install chromium (as root: apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)`,
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
 });
 
-/** Opens the dashboard in a new page, collecting console errors and failed requests. */
-async function watch(url: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(url);
-  return { page, problems };
-}
+const watch = (url: string) => watchPage(browser, url);
 
 /** What the page has drawn, read from the page itself. */
 const drawn = (page: Page) =>

@@ -5,6 +5,7 @@ import {
   type GateDesign,
   type GateOptions,
   type GateOutcome,
+  gatedFigures,
   gateOutcome,
   type ScenarioGate,
 } from '../analyzer/regression-gate.js';
@@ -52,6 +53,49 @@ export interface RunGateOptions {
   gate?: Partial<GateOptions>;
   signal?: AbortSignal;
   onProgress?: (line: string) => void;
+  /** After each measured round: the trials so far and, from two per side, the gate on them. */
+  onRound?: (round: GateRoundProgress) => void;
+}
+
+/** Where the gate stands after a measured round of one scenario. */
+export interface GateRoundProgress {
+  scenario: string;
+  /** 0-based place of the scenario in the suite, of `scenarios`. */
+  scenarioIndex: number;
+  scenarios: number;
+  /** Measured rounds of this scenario done (1-based), of `rounds`. */
+  round: number;
+  rounds: number;
+  /** The base's trials so far (every stored one when the base is a baseline) and the head's. */
+  base: RunSummary[];
+  head: RunSummary[];
+  /** The figures that can fail the gate, by name. */
+  gated: string[];
+  /** The comparison of the trials so far; null while a side has fewer than two. */
+  gate: ScenarioGate | null;
+}
+
+/**
+ * The caller's round callback with the comparison of the trials so far added: the interval each
+ * figure would get if the gate stopped now (only computed when someone listens).
+ */
+function roundReporter(
+  onRound: RunGateOptions['onRound'],
+  gateOptions: Partial<GateOptions>,
+): (
+  at: Omit<GateRoundProgress, 'base' | 'head' | 'gate' | 'gated'>,
+  base: readonly RunResult[] | readonly RunSummary[],
+  head: readonly RunResult[],
+) => void {
+  return (at, base, head) => {
+    if (!onRound) return;
+    const summaries = (list: readonly RunResult[] | readonly RunSummary[]) =>
+      list.map((r) => ('figures' in r ? r : summarizeRun(r)));
+    const b = summaries(base);
+    const h = summaries(head);
+    const gate = b.length >= 2 && h.length >= 2 ? compareScenarioTrials(b, h, gateOptions) : null;
+    onRound({ ...at, base: b, head: h, gated: gatedFigures(h[0]!, gateOptions), gate });
+  };
 }
 
 /** The gate's outcome and the trials behind it (the head's results, the base's when measured here). */
@@ -163,8 +207,10 @@ export async function runGate(opts: RunGateOptions = {}): Promise<GateRun> {
       started[side] = instance;
     }
     design.startOrder = startOrder.map((s) => (s === 'base' ? baseLabel : headLabel));
+    const reportRound = roundReporter(opts.onRound, { paired: true, ...gateOptions });
     for (const [index, entry] of entries.entries()) {
       const rounds: string[][] = [];
+      const soFar: RunResult[][] = [[], []];
       const [b, h] = await runInterleavedTrials(
         [trialSide(baseLabel, started.base!), trialSide(headLabel, started.head!)],
         entry,
@@ -176,6 +222,21 @@ export async function runGate(opts: RunGateOptions = {}): Promise<GateRun> {
           signal: opts.signal,
           onTrial,
           onRound: (r) => rounds.push(r.order),
+          onRoundResults: (r) => {
+            soFar[0]!.push(r.results[0]!);
+            soFar[1]!.push(r.results[1]!);
+            reportRound(
+              {
+                scenario: r.results[1]!.scenario.name,
+                scenarioIndex: index,
+                scenarios: entries.length,
+                round: r.round,
+                rounds: trials,
+              },
+              soFar[0]!,
+              soFar[1]!,
+            );
+          },
         },
       );
       const name = b![0]!.scenario.name;
@@ -225,15 +286,32 @@ async function gateAgainstBaselines(
     hostMismatch ??= loaded.hostMismatch;
   }
   progress('starting the head pipeline');
+  const reportRound = roundReporter(opts.onRound, gateOptions);
   let headTarget: EmbeddedTarget | undefined;
   try {
     headTarget = await startEmbeddedTarget({ args: opts.headTargetArgs });
-    for (const entry of suite.entries) {
+    for (const [index, entry] of suite.entries.entries()) {
       const loaded = stored.get(entry.scenario)!;
+      const baseSummaries = loaded.baseline.trials.map((t) => t.summary);
+      const soFar: RunResult[] = [];
       const [h] = await runInterleavedTrials([{ label: 'head', apiUrl: headTarget.apiUrl }], entry, {
         trials,
         signal: opts.signal,
         onTrial,
+        onRoundResults: (r) => {
+          soFar.push(r.results[0]!);
+          reportRound(
+            {
+              scenario: r.results[0]!.scenario.name,
+              scenarioIndex: index,
+              scenarios: suite.entries.length,
+              round: r.round,
+              rounds: trials,
+            },
+            baseSummaries,
+            soFar,
+          );
+        },
       });
       head[entry.scenario] = h!;
       const headSummaries = h!.map(summarizeRun);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultDemoTimeoutMs } from './demo.js';
+import { type DemoTick, defaultDemoTimeoutMs, runDemo } from './demo.js';
 
 describe('the default time bound of a demo', () => {
   it('grows with the rows and shrinks with the concurrency', () => {
@@ -31,4 +31,38 @@ describe('the default time bound of a demo', () => {
   it('never cuts a quick run shorter than two minutes', () => {
     expect(defaultDemoTimeoutMs(1)).toBeGreaterThanOrEqual(120_000);
   });
+});
+
+describe('the ticks of a demo run', () => {
+  it('reports every stage with counts that only grow, ending on the counts of the result', async () => {
+    const ticks: DemoTick[] = [];
+    // Few LLM calls in flight: the AI stage takes a few seconds, so several ticks fall inside it.
+    const result = await runDemo({
+      rows: 120,
+      pipeline: { concurrency: { ai_processing: 20 } },
+      pollMs: 100,
+      tickMs: 250,
+      onTick: (t) => ticks.push(t),
+    });
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    expect(ticks.filter((t) => t.final)).toEqual([ticks.at(-1)]);
+    for (const [i, t] of ticks.entries()) {
+      expect(t.rows).toBe(120);
+      expect(t.stages.ingest.total).toBe(120);
+      expect(t.stages.ai.done).toBe(t.messages);
+      if (i === 0) continue;
+      const before = ticks[i - 1]!;
+      expect(t.elapsedMs).toBeGreaterThan(before.elapsedMs);
+      for (const stage of ['ingest', 'scrape', 'ai'] as const)
+        expect(t.stages[stage].done + t.stages[stage].failed).toBeGreaterThanOrEqual(
+          before.stages[stage].done + before.stages[stage].failed,
+        );
+    }
+    expect(ticks.some((t) => t.stages.ai.rowsPerSecond > 0)).toBe(true);
+    const last = ticks.at(-1)!;
+    expect(last.messages).toBe(result.messages);
+    expect(last.failed).toBe(result.failed);
+    expect(last.inProgress).toBe(0);
+    expect(ticks[0]!.messages).toBeLessThan(last.messages);
+  }, 120_000);
 });

@@ -22,6 +22,34 @@ export interface DemoOptions {
   timeoutMs?: number;
   pollMs?: number;
   onProgress?: (progress: DemoProgress) => void;
+  /** Each stage's counts and rate, about once every `tickMs`, and once more when the run ends. */
+  onTick?: (tick: DemoTick) => void;
+  /** Spacing of `onTick` calls; default 1000 (they ride on the polls, so at least `pollMs`). */
+  tickMs?: number;
+}
+
+/** One stage's rows so far, and the rate it handled them at since the previous tick. */
+export interface DemoStageTick {
+  done: number;
+  failed: number;
+  /** Rows the stage has to handle: the CSV's rows for ingest, the accepted rows after it. */
+  total: number;
+  /** (done + failed) gained since the previous tick, per second. */
+  rowsPerSecond: number;
+}
+
+/** Where every stage of a demo run stands: what a live page draws once a second. */
+export interface DemoTick {
+  elapsedMs: number;
+  rows: number;
+  stages: { ingest: DemoStageTick; scrape: DemoStageTick; ai: DemoStageTick };
+  messages: number;
+  /** Rows that ended as failures, in either stage. */
+  failed: number;
+  /** Accepted rows with no outcome yet. */
+  inProgress: number;
+  /** The last tick of the run. */
+  final: boolean;
 }
 
 export interface DemoProgress {
@@ -142,6 +170,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const receipt = await api.upload(generateCsv(opts.rows, siteUrl), `demo-${opts.rows}.csv`);
 
     let upload = await api.getUpload(receipt.id);
+    const ticker = demoTicker(opts.rows, startedMs, uploadStartMs, opts.onTick);
+    const tickMs = opts.tickMs ?? 1000;
+    let lastTickMs = 0;
     let scrapeEndMs = 0;
     let aiEndMs = 0;
     let timedOut = false;
@@ -160,8 +191,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       if (!aiEndMs && scrapeEndMs && upload.ai.done + upload.ai.failed >= upload.scrape.done) aiEndMs = now;
       settledAt.push({ ms: now, settled: upload.ai.done + upload.ai.failed + upload.scrape.failed });
       progress({ phase: 'processing', upload });
+      if (now - lastTickMs >= tickMs) {
+        lastTickMs = now;
+        ticker(upload, now, false);
+      }
     }
     const endMs = Date.now();
+    ticker(upload, endMs, true);
     const cpu = process.cpuUsage(cpuStart);
     const simEnd = await sims.usage();
     const tally = await pipeline.store.tallyUpload(receipt.id);
@@ -235,6 +271,60 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await sims?.close();
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Turns the upload's counters into ticks: each stage's rate is what it gained since the previous
+ * tick (the first tick's, since the upload began), so a stage that stalls drops to 0 at once.
+ */
+function demoTicker(
+  rows: number,
+  startedMs: number,
+  uploadStartMs: number,
+  onTick: ((tick: DemoTick) => void) | undefined,
+): (upload: UploadProgress, nowMs: number, final: boolean) => void {
+  let prev = { ms: uploadStartMs, ingest: 0, scrape: 0, ai: 0 };
+  return (u, nowMs, final) => {
+    if (!onTick) return;
+    const handled = {
+      ingest: u.ingest.accepted + u.ingest.rejected,
+      scrape: u.scrape.done + u.scrape.failed,
+      ai: u.ai.done + u.ai.failed,
+    };
+    const seconds = Math.max(nowMs - prev.ms, 1) / 1000;
+    const rate = (stage: 'ingest' | 'scrape' | 'ai') => Math.max(0, handled[stage] - prev[stage]) / seconds;
+    const failed = u.scrape.failed + u.ai.failed;
+    onTick({
+      elapsedMs: nowMs - startedMs,
+      rows,
+      stages: {
+        ingest: {
+          done: u.ingest.accepted,
+          failed: u.ingest.rejected,
+          total: rows,
+          rowsPerSecond: rate('ingest'),
+        },
+        scrape: {
+          done: u.scrape.done,
+          failed: u.scrape.failed,
+          total: u.ingest.accepted,
+          rowsPerSecond: rate('scrape'),
+        },
+        // A row that failed its scrape never reaches the AI stage.
+        ai: {
+          done: u.ai.done,
+          failed: u.ai.failed,
+          total: u.ingest.accepted - u.scrape.failed,
+          rowsPerSecond: rate('ai'),
+        },
+      },
+      messages: u.ai.done,
+      failed,
+      inProgress: Math.max(0, u.ingest.accepted - u.ai.done - failed),
+      final,
+    });
+    prev = { ms: nowMs, ...handled };
+  };
 }
 
 /** What the default time bound of a demo is computed from: the settings that make a run slow. */

@@ -69,6 +69,8 @@ export interface InterleavedTrialsOptions {
   orderSeed?: number;
   /** Called with each round's side order (labels, first first), warm-up rounds included. */
   onRound?: (info: { round: number; warmup: boolean; order: string[] }) => void;
+  /** Called after each measured round with each side's result of it, in the order of `sides`. */
+  onRoundResults?: (info: { round: number; results: RunResult[] }) => void;
   signal?: AbortSignal;
   /** Called before each trial (each round, when concurrent), e.g. to draw progress. */
   onTrial?: (info: {
@@ -128,10 +130,12 @@ export async function runInterleavedTrials(
         roundResults[i] = await runTrial(scenario, sides[i]!, users[i]!, opts.signal);
       }
     }
-    if (!warmup)
+    if (!warmup) {
       roundResults.forEach((r, i) => {
         results[i]!.push(r);
       });
+      opts.onRoundResults?.({ round: round - entry.warmupTrials + 1, results: roundResults });
+    }
   }
   return results;
 }

@@ -130,6 +130,13 @@ describe('headroom capacity', () => {
     expect(io.err).toContain('with --declared, set workers and stages in the file');
   });
 
+  it('exits 2 for --dashboard without a measurement, before serving anything', async () => {
+    const io = capturedIo();
+    expect(await main(['capacity', '--declared', seed, '--dashboard'], io)).toBe(2);
+    expect(io.err).toContain('--dashboard shows a measurement: leave out --declared and --sample');
+    expect(io.err).not.toContain('dashboard: http');
+  });
+
   it('exits 2 for a target rate it cannot read', async () => {
     const io = capturedIo();
     expect(await main(['capacity', '--declared', seed, '--target-rate', 'lots'], io)).toBe(2);

@@ -9,6 +9,7 @@ import { parseRate } from '../../analyzer/parse-rate.js';
 import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
 import { readPipelineSampleFile } from '../../analyzer/pipeline-sample-file.js';
 import { writeFileAtomic } from '../../atomic-file.js';
+import { fitEvent, levelEvent } from '../../dashboard/capacity-events.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { findProjectConfig } from '../../gate/project-config.js';
@@ -18,7 +19,11 @@ import { capacityHtmlDocument } from '../../reports/capacity-html.js';
 import { formatDuration, formatRate, renderCapacityMarkdown } from '../../reports/capacity-markdown.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
 import { describeHost } from '../../scenarios/host-description.js';
-import { MAX_SAMPLE_SECONDS, samplePipeline } from '../../scenarios/pipeline-sampler.js';
+import {
+  DEFAULT_SAMPLE_SECONDS,
+  MAX_SAMPLE_SECONDS,
+  samplePipeline,
+} from '../../scenarios/pipeline-sampler.js';
 import {
   capacityFromObservation,
   type Eta,
@@ -29,6 +34,13 @@ import {
 import { PrometheusApi } from '../../telemetry/prometheus-api.js';
 import { loadTelemetryMapping, TELEMETRY_PRESETS } from '../../telemetry/telemetry-mapping.js';
 import type { CliIo } from '../cli-io.js';
+import {
+  type CommandDashboard,
+  dashboardArgv,
+  dashboardFlags,
+  dashboardHelp,
+  openCommandDashboard,
+} from '../dashboard-flags.js';
 import { defined, numberFlag } from '../flag-value.js';
 import { loadSimulatorOptions, simulatorFlags } from '../simulator-flags.js';
 
@@ -66,6 +78,7 @@ Measures a short sample of the reference pipeline on this host (with the simulat
   --record                 add the forecast (rate, hours, fill time) to the result history, with
                            git's commit and branch here (see headroom history)
   --history-store URL      the history (default ${DEFAULT_HISTORY_STORE}, or postgres://…)
+${dashboardHelp("each level's point as measured, then the USL fits")}
 Simulator flags (measured mode: the simulated world; declared mode: --llm-rpm, --llm-tpm and
   --llm-tokens-per-message override the file's LLM limits): --site-latency-ms --site-latency-sigma
   --page-bytes --fault-rate --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message
@@ -74,7 +87,7 @@ Simulator flags (measured mode: the simulated world; declared mode: --llm-rpm, -
 
 export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   const { values } = parseArgs({
-    args: argv,
+    args: dashboardArgv(argv),
     options: {
       rows: { type: 'string' },
       declared: { type: 'string' },
@@ -100,6 +113,7 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       'refresh-s': { type: 'string' },
       'max-s': { type: 'string' },
       ...simulatorFlags,
+      ...dashboardFlags,
     },
   });
   const rows = numberFlag('rows', values.rows, { min: 1, integer: true });
@@ -135,9 +149,18 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
   const hostProfile = profileSpec ? await loadHostProfile(profileSpec) : undefined;
   const common = defined({ rows, targetRateRps, hostProfile, processes, usableCpuUtilisation: usableCpu });
 
+  if (values.dashboard !== undefined && (values.declared || values.sample))
+    throw new UsageInvalidError('--dashboard shows a measurement: leave out --declared and --sample');
+
   let report: CapacityReport;
   let sample: PipelineSample | undefined;
+  // The measured mode's page, finished once the fit is made.
+  let finishDashboard: CommandDashboard | undefined;
   if (values.prometheus !== undefined) {
+    if (values.dashboard !== undefined)
+      throw new UsageInvalidError(
+        '--dashboard shows a sample being measured; with --prometheus, follow the time left with --eta --follow',
+      );
     if (values.declared || values.sample)
       throw new UsageInvalidError(
         '--prometheus reads the pipeline that runs; not with --declared or --sample',
@@ -201,25 +224,55 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       // cannot carry the model (a stage with no rows) is refused later as HRM_SAMPLE_UNUSABLE.
       sample = await readPipelineSampleFile(values.sample);
     } else {
+      const simulators = await loadSimulatorOptions(values);
+      const dashboard = await openCommandDashboard(values, io, {
+        title: 'headroom capacity',
+        subtitle: `a ${sampleSeconds ?? DEFAULT_SAMPLE_SECONDS} s sample of the reference pipeline on this host, for ${rows} rows`,
+      });
       sample = await samplePipeline({
-        simulators: await loadSimulatorOptions(values),
+        simulators,
         pipeline: { concurrency: defined({ scraping, ai_processing: ai }) },
         sampleSeconds,
-        onProgress: (p) =>
+        onProgress: (p) => {
+          dashboard?.publish(levelEvent(p));
           io.progress(
             `sampling ${(p.elapsedMs / 1000).toFixed(0)}/${(p.budgetMs / 1000).toFixed(0)} s  window ${p.window}/${p.windows}  ` +
               `${p.stage} at ${fmt(p.concurrency)} in flight` +
               (p.point ? `: ${fmt(p.point.throughputRps, 1)} rows/s` : '') +
               (p.combined ? `: ${fmt(p.combined.throughputRps, 1)} rows/s` : ''),
-          ),
+          );
+        },
+      }).catch(async (err: unknown) => {
+        await dashboard?.close();
+        throw err;
       });
       io.endProgress();
+      finishDashboard = dashboard;
     }
-    report = capacityFromSample(sample, {
-      rows,
-      ...common,
-      source: values.sample ?? 'a sample taken now on this host',
-    });
+    try {
+      report = capacityFromSample(sample, {
+        rows,
+        ...common,
+        source: values.sample ?? 'a sample taken now on this host',
+      });
+    } catch (err) {
+      await finishDashboard?.close();
+      throw err;
+    }
+  }
+  if (finishDashboard) {
+    const html = renderHtmlReport(capacityHtmlDocument(report));
+    finishDashboard.publish(fitEvent(report));
+    await finishDashboard.finish(
+      {
+        type: 'end',
+        passed: true,
+        verdicts: [],
+        report: true,
+        summary: `${fmt(report.forecast.rows)} rows → ${formatDuration(report.forecast.totalS)}`,
+      },
+      html,
+    );
   }
 
   if (values.out) {

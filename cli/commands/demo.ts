@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
+import { demoEndEvent, stagesEvent } from '../../dashboard/demo-events.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { type DemoResult, runDemo } from '../../pipeline/demo.js';
 import type { CliIo } from '../cli-io.js';
+import { dashboardArgv, dashboardFlags, dashboardHelp, openCommandDashboard } from '../dashboard-flags.js';
 import { defined, numberFlag } from '../flag-value.js';
 import { loadSimulatorOptions, simulatorFlags } from '../simulator-flags.js';
 
-export const demoHelp = `headroom demo --rows N [--json] [--store URL] [--queue URL] [simulator flags]
+export const demoHelp = `headroom demo --rows N [--json] [--store URL] [--queue URL] [--dashboard] [simulator flags]
 
 Starts the simulators and the pipeline, uploads an N-row CSV through the API, waits until every row
 is a message or a failure, and prints per-stage counts, rates and duration (counted from the database).
@@ -20,7 +22,7 @@ database shows were dropped; duplicates are messages written twice. Exit 0 only 
   --scraping-concurrency N    scrapes in flight    --ai-concurrency N   LLM calls in flight
   --timeout-s S               upper bound of the run (default: from the rows, the concurrency and the
                               simulated world, about twice the time they need, plus 2 min)
-Simulator flags: --sites --site-latency-ms --site-latency-sigma --page-bytes --fault-rate
+${dashboardHelp("each stage's rows done and rows/s, once a second")}Simulator flags: --sites --site-latency-ms --site-latency-sigma --page-bytes --fault-rate
   --fault-404 --fault-500 --fault-reset --fault-timeout --fault-slow-body --seed
   --llm-ttft-ms --llm-tokens-per-second --llm-tokens-per-message --llm-error-rate --llm-429-rate
   --llm-rpm --llm-tpm
@@ -30,7 +32,7 @@ Simulator flags: --sites --site-latency-ms --site-latency-sigma --page-bytes --f
 
 export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   const { values } = parseArgs({
-    args: argv,
+    args: dashboardArgv(argv),
     options: {
       rows: { type: 'string', default: '20000' },
       json: { type: 'boolean', default: false },
@@ -40,6 +42,7 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       'ai-concurrency': { type: 'string' },
       'timeout-s': { type: 'string' },
       ...simulatorFlags,
+      ...dashboardFlags,
     },
   });
   const rows = numberFlag('rows', values.rows, { min: 1, max: 10_000_000, integer: true })!;
@@ -50,14 +53,20 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   });
   const ai = numberFlag('ai-concurrency', values['ai-concurrency'], { min: 1, integer: true });
   if (values.store === '') throw new UsageInvalidError('--store needs a URL, e.g. sqlite:./demo.db');
+  const simulators = await loadSimulatorOptions(values);
 
+  const dashboard = await openCommandDashboard(values, io, {
+    title: 'headroom demo',
+    subtitle: `${rows} rows through the reference pipeline and the simulators`,
+  });
   const result = await runDemo({
     rows,
     store: values.store,
     queue: values.queue,
-    simulators: await loadSimulatorOptions(values),
+    simulators,
     pipeline: { concurrency: defined({ scraping, ai_processing: ai }) },
     timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000,
+    onTick: dashboard && ((tick) => dashboard.publish(stagesEvent(tick))),
     onProgress: (p) => {
       const s = (p.elapsedMs / 1000).toFixed(0);
       if (!p.upload) return io.progress(`${s}s ${p.phase}…`);
@@ -68,8 +77,12 @@ export async function demoCommand(argv: string[], io: CliIo): Promise<ExitCode> 
           `messages ${u.ai.done} (${u.ai.failed} failed)  ${((settled * 1000) / Math.max(p.elapsedMs, 1)).toFixed(0)} rows/s`,
       );
     },
+  }).catch(async (err: unknown) => {
+    await dashboard?.close();
+    throw err;
   });
   io.endProgress();
+  await dashboard?.finish(demoEndEvent(result));
   io.stdout(values.json ? `${JSON.stringify(result)}\n` : renderDemo(result));
   return result.lost === 0 && result.duplicated === 0 && result.unfinished === 0 && !result.timedOut
     ? ExitCode.Pass

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_GATE_TRIALS, overallVerdictLine } from '../../analyzer/regression-gate.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { DEFAULT_BASELINE_DIR } from '../../baselines/baseline-store.js';
+import { gateEndEvent, gateRoundEvent } from '../../dashboard/gate-events.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { findProjectConfig, PROJECT_CONFIG_FILE } from '../../gate/project-config.js';
@@ -20,6 +21,7 @@ import { renderMarkdownReport } from '../../reports/markdown-report.js';
 import { renderRecentHistoryMarkdown } from '../../reports/recent-history-markdown.js';
 import { GATE_SUITES } from '../../scenarios/gate-suite.js';
 import type { CliIo } from '../cli-io.js';
+import { dashboardArgv, dashboardFlags, dashboardHelp, openCommandDashboard } from '../dashboard-flags.js';
 import { numberFlag } from '../flag-value.js';
 
 export const gateHelp = `headroom gate [options]
@@ -55,14 +57,15 @@ project's suite runs against both (see docs/gate-your-service.md).
   --record           add this build's figures (the median of its trials) to the history, with git's
                      commit and branch here
   --history-store URL  the history (default ${DEFAULT_HISTORY_STORE}, or postgres://…?schema=…)
-Exit codes: 0 pass, 1 regression or leak, 2 usage or input error, 3 internal error.
+${dashboardHelp('rounds done, each gated figure, its interval so far')}Exit codes: 0 pass, 1 regression or leak, 2 usage or input error, 3 internal error.
 `;
 
 export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: dashboardArgv(argv),
     allowPositionals: true,
     options: {
+      ...dashboardFlags,
       suite: { type: 'string', default: 'quick' },
       trials: { type: 'string' },
       against: { type: 'string' },
@@ -102,6 +105,11 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
     throw new UsageInvalidError('--record with --aa would record a ref measured against itself; drop one');
   if ((historyWindow !== undefined || values['fail-on-creep']) && !values.history)
     throw new UsageInvalidError('--history-window and --fail-on-creep go with --history');
+  // The live page: each measured round's figures, then the verdict.
+  const dashboard = await openCommandDashboard(values, io, {
+    title: 'headroom gate',
+    subtitle: `suite ${config ? config.file : values.suite} against ${values.against ?? (values.aa ? 'itself' : 'stored baselines')}`,
+  });
   const startedMs = performance.now();
   const run = await runGate({
     suite: values.suite,
@@ -115,7 +123,12 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
     force: values.force,
     headTargetArgs: slowdown === undefined ? [] : ['--slowdown', String(slowdown)],
     onProgress: (line) => io.progress(`gate ${line}`),
+    ...(dashboard ? { onRound: (r) => dashboard.publish(gateRoundEvent(r)) } : {}),
+  }).catch(async (err: unknown) => {
+    await dashboard?.close();
+    throw err;
   });
+  await dashboard?.finish(gateEndEvent(run.outcome));
   io.endProgress();
   const { outcome } = run;
   const history =
