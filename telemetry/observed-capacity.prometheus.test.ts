@@ -226,7 +226,7 @@ describe('capacity from Prometheus: errors that say what to do', () => {
     const prometheus = await startPrometheus({ targets: [] });
     onTestFinished(() => prometheus.close());
     const api = new PrometheusApi(prometheus.url);
-    const refused = await api.query('sum(rate(x[5m])').catch((e: unknown) => e as Error);
+    const refused = (await api.query('sum(rate(x[5m])').catch((e: unknown) => e)) as Error;
     expect(refused).toMatchObject({ code: 'HRM_TELEMETRY_QUERY_FAILED' });
     expect(refused.message).toContain('Prometheus refused the query sum(rate(x[5m]): bad_data');
 

@@ -172,7 +172,7 @@ describe('a mapping file', () => {
           }),
         );
       await write({ completed: 'sum(rate(x[$window]))', secondsPerRow: 'y' });
-      const error = await loadTelemetryMapping({ file }).catch((e: unknown) => e as Error);
+      const error = (await loadTelemetryMapping({ file }).catch((e: unknown) => e)) as Error;
       expect(error).toMatchObject({ code: 'HRM_TELEMETRY_MAPPING_INVALID' });
       expect(error.message).toContain(`${file} is not a valid telemetry mapping`);
       expect(error.message).toContain('/stages/scrape');
