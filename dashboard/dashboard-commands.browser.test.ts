@@ -6,10 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../cli/cli-io.js';
-import { main } from '../cli/main.js';
 import { ExitCode } from '../exit-code.js';
-import { ARTIFACTS, launchChromium, watch } from './test-support/dashboard-browser.js';
+import { ARTIFACTS, launchChromium, startCommand, watch } from './test-support/dashboard-browser.js';
 
 let browser: Browser;
 let dir: string;
@@ -22,37 +20,6 @@ afterAll(async () => {
   await browser?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-/**
- * Runs a command in this process as `headroom` would, and gives the address it prints on stderr
- * as soon as it is printed, with the command's exit code to come.
- */
-function startCommand(argv: string[]): {
-  url: Promise<string>;
-  done: Promise<ExitCode>;
-  io: CliIo & { err: string };
-} {
-  let found: (url: string) => void = () => {};
-  const url = new Promise<string>((resolve) => {
-    found = resolve;
-  });
-  const io = {
-    err: '',
-    isTty: false,
-    stdout: () => {},
-    stderr: (t: string) => {
-      io.err += t;
-      const m = /dashboard: (http:\/\/\S+)/.exec(io.err);
-      if (m) found(m[1]!);
-    },
-    progress: () => {},
-    endProgress: () => {},
-  };
-  const done = main(argv, io);
-  // A command that fails before it serves the page must not leave the test waiting for an address.
-  void done.then(() => found(''));
-  return { url, done, io };
-}
 
 /** What the page keeps of what it drew, read from the page itself. */
 const state = (page: Page) =>

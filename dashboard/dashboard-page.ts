@@ -41,6 +41,7 @@ section.wide{grid-column:1/-1}.bar{background:#eef;border-radius:3px;height:10px
 <section data-kind="stages" hidden><h2>Stages: rows handled of their total</h2><table id="stages"><thead><tr><th>stage</th><th>progress</th><th>done</th><th>failed</th><th>of</th><th>rows/s</th></tr></thead><tbody></tbody></table><p id="outcome"></p></section>
 <section data-kind="stages" hidden><h2>Rows per second, by stage</h2><div class="box"><canvas id="stageRate"></canvas></div></section>
 <section data-kind="level" hidden><h2>Measuring</h2><p id="measuring"></p><div class="bar"><span id="budget"></span></div><table id="levels"><thead><tr><th>stage</th><th>rows in flight (slots)</th><th>mean in flight</th><th>rows/s</th></tr></thead><tbody></tbody></table><p id="forecast"></p></section>
+<section data-kind="eta" class="wide" hidden><h2>Time left for the rows queued now</h2><p id="etaNow"></p><div class="box"><canvas id="etaChart"></canvas></div></section>
 <section data-kind="gate-round" hidden><h2>Rounds</h2><p id="rounds"></p><div class="bar"><span id="roundBar"></span></div><div class="box"><canvas id="gateRatio"></canvas></div></section>
 <section data-kind="gate-round" class="wide" hidden><h2>Gated figures of the scenario under way: latest trial of each side, and the interval so far</h2><table id="gateFigures"><thead><tr><th>figure</th><th>base</th><th>head</th><th>change</th><th>interval</th><th>limit</th><th>verdict</th></tr></thead><tbody></tbody></table></section>
 </main>
@@ -74,8 +75,12 @@ const PAGE_SCRIPT = `
     memory: chart('memory', 'MB / jobs', ['heap MB', 'RSS MB', 'queue waiting', 'pool waiting']),
     stageRate: chart('stageRate', 'rows per second', ['ingest', 'scrape', 'ai']),
     gateRatio: chart('gateRatio', 'head ÷ base (latest trials)', [], 'rounds done'),
+    eta: chart('etaChart', 'seconds left', ['time left (s)', '90 % low', '90 % high', 'rows left'], 'time (s since the first reading)'),
     stages: {}
   };
+  // Rows left have an axis of their own, on the right: they are thousands where seconds are tens.
+  charts.eta.data.datasets[3].yAxisID = 'y1';
+  charts.eta.options.scales.y1 = { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'rows left' } };
   // Rounds are whole numbers.
   charts.gateRatio.options.scales.x.ticks = { stepSize: 1, precision: 0 };
   // Each command sends its own kinds of events; a page shows only the panels of the kinds it got.
@@ -228,6 +233,14 @@ const PAGE_SCRIPT = `
     status.textContent = 'finished: ' + (e.summary !== undefined ? e.summary : e.passed ? 'thresholds passed' : 'a threshold failed'); status.className = 'done';
     if (e.report) { var a = document.createElement('a'); a.href = '/report'; a.textContent = 'HTML report'; document.getElementById('report').appendChild(a); }
   }
+  function onEta(e) {
+    state.etas = state.etas || [];
+    state.etas.push(e);
+    var x = e.atS - state.etas[0].atS;
+    add(charts.eta, 0, x, e.remainingS); add(charts.eta, 1, x, e.lowS); add(charts.eta, 2, x, e.highS); add(charts.eta, 3, x, e.rowsLeft);
+    charts.eta.update('none');
+    document.getElementById('etaNow').textContent = fmt(e.remainingS) + ' s left (90 % ' + fmt(e.lowS) + ' – ' + (e.highS === null ? 'unbounded' : fmt(e.highS)) + ' s): ' + e.source;
+  }
   var source = new EventSource('/events');
   source.onopen = function () { if (!state.ended) { var s = document.getElementById('status'); s.textContent = 'live'; s.className = 'live'; } };
   source.onerror = function () {
@@ -247,6 +260,7 @@ const PAGE_SCRIPT = `
     else if (e.type === 'level') onLevel(e);
     else if (e.type === 'fit') onFit(e);
     else if (e.type === 'gate-round') onGateRound(e);
+    else if (e.type === 'eta') onEta(e);
     else if (e.type === 'end') onEnd(e);
   };
 })();

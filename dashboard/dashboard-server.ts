@@ -8,6 +8,7 @@ import type { ServerSample } from '../scenarios/server-sampler.js';
 import type { FitEvent, LevelEvent } from './capacity-events.js';
 import { dashboardPage } from './dashboard-page.js';
 import type { StagesEvent } from './demo-events.js';
+import type { EtaEvent } from './eta-events.js';
 import type { GateRoundEvent } from './gate-events.js';
 
 /** What the page is told once, before any event: what is being watched. */
@@ -22,7 +23,7 @@ export interface DashboardMeta {
 /**
  * The events a page draws; each is numbered, so a page that reconnects gets exactly what it missed.
  * `second` and `server` come from `run`, `stages` from `demo`, `level` and `fit` from `capacity`,
- * `gate-round` from `gate`; the page shows the panels of the kinds that arrive.
+ * `gate-round` from `gate`, `eta` from `capacity --prometheus --eta --follow`; the page shows the panels of the kinds that arrive.
  */
 export type DashboardEvent =
   | { type: 'second'; progress: RunProgress & { phase?: string } }
@@ -31,6 +32,7 @@ export type DashboardEvent =
   | LevelEvent
   | FitEvent
   | GateRoundEvent
+  | EtaEvent
   | {
       type: 'end';
       passed: boolean;

@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { main } from '../cli/main.js';
 import { capturedIo } from '../cli/test-support/captured-io.js';
+import {
+  ARTIFACTS,
+  launchChromium,
+  startCommand,
+  watch,
+} from '../dashboard/test-support/dashboard-browser.js';
 import { generateCsv } from '../pipeline/ingest/csv-generator.js';
 import { startPipeline } from '../pipeline/pipeline.js';
 import { type SimulatorsOptions, startSimulators } from '../pipeline/sim/simulator-process.js';
@@ -41,6 +47,8 @@ interface Case {
   restartWorker?: boolean;
   /** Record Prometheus's answers here (fixtures for the unit tests). */
   fixtures?: string;
+  /** Runs after the observation, while rows are still left (given Prometheus's URL and the window). */
+  whileRunning?: (prometheus: string, window: string) => Promise<void>;
 }
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -106,6 +114,7 @@ async function observedRun(c: Case) {
   const obs = await observe(reader, mapping, { window, atS: t1 });
   const eta = etaOf(obs);
   const report = capacityFromObservation(obs, describeHost(), { rows: c.rows });
+  await c.whileRunning?.(prometheus.url, window);
   // Kept with the fixtures: how many counter resets the window holds (the restarted worker's).
   await reader.query(`sum(resets(headroom_job_duration_seconds_count[${window}]))`, t1);
   for (;;) {
@@ -132,6 +141,60 @@ async function keep(label: string, why: string): Promise<void> {
   await appendFile(path.join(dir, 'observed-capacity.log'), `${new Date().toISOString()} ${label}: ${why}\n`);
 }
 
+/**
+ * `capacity --prometheus --eta --follow --dashboard` while the run goes on: the page, read in
+ * Chromium, gains a reading of the time left each second, with no console error.
+ */
+async function followOnThePage(prometheus: string, window: string): Promise<void> {
+  const browser = await launchChromium();
+  onTestFinished(() => browser.close());
+  const command = startCommand([
+    'capacity',
+    '--prometheus',
+    prometheus,
+    '--window',
+    window,
+    '--eta',
+    '--follow',
+    '--refresh-s',
+    '1',
+    '--max-s',
+    '4',
+    '--dashboard',
+    '--dashboard-linger',
+    '3',
+  ]);
+  const url = await command.url;
+  expect(url, command.io.err).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+  const { page, problems } = await watch(browser, url);
+  await page.waitForFunction(
+    () =>
+      ((window as unknown as { headroomDashboard: { etas?: unknown[] } }).headroomDashboard.etas ?? [])
+        .length >= 3,
+    undefined,
+    { timeout: 20_000 },
+  );
+  const etas = await page.evaluate(
+    () =>
+      (
+        window as unknown as {
+          headroomDashboard: { etas: Array<{ atS: number; remainingS: number; rowsLeft: number }> };
+        }
+      ).headroomDashboard.etas,
+  );
+  // Readings a second apart, each with a time left; the rows left only fall while the run goes on.
+  for (let i = 1; i < etas.length; i++) {
+    expect(etas[i]!.atS).toBeGreaterThan(etas[i - 1]!.atS);
+    expect(etas[i]!.rowsLeft).toBeLessThanOrEqual(etas[i - 1]!.rowsLeft);
+  }
+  expect(etas.every((e) => e.remainingS > 0)).toBe(true);
+  expect(await page.locator('#etaNow').textContent()).toMatch(/s left \(90 % /);
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-eta.png'), fullPage: true });
+  expect(await command.done, command.io.err).toBe(0);
+  expect(problems).toEqual([]);
+}
+
 const describeWhy = (r: Awaited<ReturnType<typeof observedRun>>) =>
   `eta ${r.eta.remainingS.toFixed(1)} s (${r.eta.source}), actual ${r.actualS.toFixed(1)} s; bottleneck ${r.report.forecast.bottleneck.kind} ${r.report.forecast.bottleneck.stage ?? ''}: ${r.report.forecast.bottleneck.explanation}; llm ${JSON.stringify(Object.fromEntries(Object.entries(r.obs.llm).map(([k, v]) => [k, v?.value])))}; stages ${JSON.stringify(r.obs.stages.map((s) => [s.stage, s.utilisation.toFixed(2), s.secondsPerRow.value.toFixed(3), s.slots.value]))}`;
 
@@ -150,6 +213,7 @@ describe('capacity from Prometheus: the reference pipeline on PostgreSQL + BullM
       warmupS: 8,
       restartWorker: true,
       fixtures: 'latency-bound-restart',
+      whileRunning: followOnThePage,
     });
     const why = describeWhy(r);
     await keep('latency-bound', why);

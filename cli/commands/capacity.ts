@@ -10,6 +10,7 @@ import type { PipelineSample } from '../../analyzer/pipeline-sample.js';
 import { readPipelineSampleFile } from '../../analyzer/pipeline-sample-file.js';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { fitEvent, levelEvent } from '../../dashboard/capacity-events.js';
+import { etaEvent } from '../../dashboard/eta-events.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { findProjectConfig } from '../../gate/project-config.js';
@@ -62,7 +63,8 @@ Measures a short sample of the reference pipeline on this host (with the simulat
   --mapping FILE           your own metric names and labels (telemetry/telemetry-mapping.schema.json)
   --eta                    when the rows queued now will be through, with its interval
   --follow                 with --eta: read again every --refresh-s S (default 15) until no rows
-                           are left, or --max-s S (default 3600) has passed
+                           are left, or --max-s S (default 3600) has passed; with --dashboard the
+                           page draws the time left and the rows left at each reading
   --declared FILE          take stage rates, workers and latencies from a file instead of measuring
   --sample FILE            read a saved pipeline sample instead of measuring
   --sample-seconds S       length of the sample (at most ${MAX_SAMPLE_SECONDS}; default 90)
@@ -157,9 +159,9 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
   // The measured mode's page, finished once the fit is made.
   let finishDashboard: CommandDashboard | undefined;
   if (values.prometheus !== undefined) {
-    if (values.dashboard !== undefined)
+    if (values.dashboard !== undefined && !(values.eta && values.follow))
       throw new UsageInvalidError(
-        '--dashboard shows a sample being measured; with --prometheus, follow the time left with --eta --follow',
+        '--dashboard with --prometheus draws the time left as it is read again: add --eta --follow',
       );
     if (values.declared || values.sample)
       throw new UsageInvalidError(
@@ -174,10 +176,34 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
     const atS = values.at === undefined ? undefined : parseInstant(values.at);
     const here = describeHost();
     const read = () => observe(reader, mapping, { window: values.window, atS });
+    if (values.follow && (!values.eta || values.at !== undefined))
+      throw new UsageInvalidError(
+        '--follow reads the time left again and again: it goes with --eta, without --at',
+      );
     if (values.eta && values.follow) {
       const refreshS = numberFlag('refresh-s', values['refresh-s'], { min: 1 }) ?? 15;
       const maxS = numberFlag('max-s', values['max-s'], { min: 1 }) ?? 3600;
-      return followEta(read, io, { refreshS, maxS, json: values.json });
+      // The live page: the time left and the rows left at each reading.
+      const dashboard = await openCommandDashboard(values, io, {
+        title: 'headroom capacity: time left',
+        subtitle: `${values.prometheus}, ${mapping.name}, the ${values.window} before each reading`,
+      });
+      try {
+        const code = await followEta(read, io, { refreshS, maxS, json: values.json }, (atS, eta) =>
+          dashboard?.publish(etaEvent(atS, eta)),
+        );
+        await dashboard?.finish({
+          type: 'end',
+          passed: true,
+          verdicts: [],
+          report: false,
+          summary: 'following stopped',
+        });
+        return code;
+      } catch (err) {
+        await dashboard?.close();
+        throw err;
+      }
     }
     const obs = await read();
     const eta = values.eta ? etaOf(obs) : undefined;
@@ -303,6 +329,7 @@ async function followEta(
   read: () => Promise<Observation>,
   io: CliIo,
   opts: { refreshS: number; maxS: number; json: boolean },
+  onReading: (atS: number, eta: Eta) => void = () => {},
 ): Promise<ExitCode> {
   const started = Date.now();
   for (;;) {
@@ -318,6 +345,7 @@ async function followEta(
       return ExitCode.Pass;
     }
     const eta = etaOf(obs);
+    onReading(obs.atS, eta);
     if (opts.json) io.stdout(`${JSON.stringify({ ...eta, atS: obs.atS })}\n`);
     else io.progress(etaLine(eta).trim());
     if (Date.now() - started + opts.refreshS * 1000 > opts.maxS * 1000) {
