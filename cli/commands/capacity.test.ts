@@ -169,10 +169,13 @@ describe('headroom capacity', () => {
     const measured = JSON.parse(io.out);
     expect(measured.mode).toBe('measured');
     // Which stages fit in a 20 s budget depends on the machine's load; the sample says which did.
+    // A stage whose levels gave way is read from the combined window, and a note says so.
     const sample = JSON.parse(await readFile(path.join(dir, 'sample.json'), 'utf8'));
-    expect(measured.stages.map((st: { stage: string }) => st.stage)).toEqual(
-      sample.stages.map((st: { stage: string }) => st.stage),
-    );
+    const alone: string[] = sample.stages.map((st: { stage: string }) => st.stage);
+    const reported: string[] = measured.stages.map((st: { stage: string }) => st.stage);
+    for (const stage of alone) expect(reported).toContain(stage);
+    for (const stage of reported.filter((st) => !alone.includes(st)))
+      expect(measured.notes.join('\n')).toContain(`${stage}: no window of its own`);
     const again = capturedIo();
     const saved = path.join(dir, 'sample.json');
     expect(await main(['capacity', '--rows', '20000', '--sample', saved, '--json'], again)).toBe(0);
