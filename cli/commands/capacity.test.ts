@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { PipelineSample, StagePoint } from '../../analyzer/pipeline-sample.js';
+import type { StagePoint } from '../../analyzer/pipeline-sample.js';
+import { twoStageSample } from '../../analyzer/test-support/two-stage-sample.js';
 import { main } from '../main.js';
 import { capturedIo } from '../test-support/captured-io.js';
 
@@ -146,7 +147,7 @@ describe('headroom capacity', () => {
   it('computes a report from a saved sample without measuring', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'sample.json');
-    const sample = smallSample();
+    const sample = twoStageSample();
     await writeFile(file, JSON.stringify(sample));
     const io = capturedIo();
     expect(await main(['capacity', '--sample', file, '--rows', '100000', '--json'], io)).toBe(0);
@@ -195,7 +196,7 @@ describe('headroom capacity', () => {
   it('exits 2 naming the file and the field of a sample that breaks its schema', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'sample.json');
-    const sample = smallSample();
+    const sample = twoStageSample();
     delete (sample.stages[0]!.points[0] as Partial<StagePoint>).items;
     await writeFile(file, JSON.stringify(sample));
     const io = capturedIo();
@@ -208,7 +209,7 @@ describe('headroom capacity', () => {
   it('exits 2 as unusable for a valid sample whose stage finished no rows', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'sample.json');
-    const sample = smallSample();
+    const sample = twoStageSample();
     sample.stages[1]!.points = sample.stages[1]!.points.map((p) => ({ ...p, items: 0, throughputRps: 0 }));
     await writeFile(file, JSON.stringify(sample));
     const io = capturedIo();
@@ -241,30 +242,3 @@ describe('headroom capacity', () => {
     expect(JSON.parse(none.out).projection).toBeNull();
   });
 });
-
-/** A saved sample of a 2-core host: scrape 0.3 s per row, ai 2 s per row (both latency-bound). */
-function smallSample(): PipelineSample {
-  const point = (n: number, w: number) => ({
-    concurrency: n,
-    meanInFlight: n,
-    throughputRps: n / w,
-    items: 1000,
-    windowS: 10,
-    cpuSecondsPerItem: 0.0003,
-    externalCpuSecondsPerItem: 0.0001,
-    rssBytes: 100e6 + n * 20_000,
-  });
-  return {
-    kind: 'headroom.pipeline-sample',
-    version: 1,
-    createdAt: '2026-11-23T00:00:00.000Z',
-    host: { cpuModel: 'test', cores: 2, memoryBytes: 8e9, os: 'Linux', node: 'v20' },
-    world: { colocatedSimulators: true },
-    baseRssBytes: 100e6,
-    stages: [
-      { stage: 'scrape', points: [point(50, 0.3), point(200, 0.3)] },
-      { stage: 'ai', points: [point(50, 2), point(200, 2), point(800, 2)] },
-    ],
-    durationMs: 60_000,
-  };
-}
