@@ -4,8 +4,8 @@ import { runDemo } from './demo.js';
 import { generateCsv } from './ingest/csv-generator.js';
 import { startPipeline } from './pipeline.js';
 import { type RunningSimulators, startSimulators } from './sim/simulator-process.js';
-import { loggedInClient, simPipelineConfig, waitCompleted } from './test-support/pipeline-test-kit.js';
-import { FAST_AUTH, QUICK_LLM, QUICK_SCRAPER } from './test-support/quick-config.js';
+import { loggedInClient, waitCompleted } from './test-support/pipeline-test-kit.js';
+import { FAST_AUTH, QUICK_LLM, QUICK_SCRAPER, simPipelineConfig } from './test-support/quick-config.js';
 import { freshPostgres, freshRedis } from './test-support/test-services.js';
 import { spawnWorker, workerStarted } from './test-support/worker-process.js';
 
@@ -105,8 +105,8 @@ describe('distributed pipeline on PostgreSQL + BullMQ', () => {
     const api = await startPipeline({ store, queue, workers: false, http: { port: 0 }, ...simConfig() });
     onTestFinished(() => api.close());
     const args = ['--store', store!, '--queue', queue!, '--concurrency', '40', ...simFlags()];
-    const doomed = spawnWorker(args);
-    const survivor = spawnWorker(args);
+    const doomed = spawnWorker(args, onTestFinished);
+    const survivor = spawnWorker(args, onTestFinished);
     await Promise.all([workerStarted(doomed), workerStarted(survivor)]);
 
     const client = await login(api.apiUrl);

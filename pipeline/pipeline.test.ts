@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { generateCsv } from './ingest/csv-generator.js';
 import { startPipeline } from './pipeline.js';
 import { type RunningSimulators, startSimulators } from './sim/simulator-process.js';
-import { loggedInClient, simPipelineConfig, waitCompleted } from './test-support/pipeline-test-kit.js';
+import { loggedInClient, waitCompleted } from './test-support/pipeline-test-kit.js';
+import { simPipelineConfig } from './test-support/quick-config.js';
 
 describe('pipeline on the embedded defaults', () => {
   let sims: RunningSimulators;

@@ -91,6 +91,54 @@ describe('PromQL answers → capacity model, on answers recorded from a real Pro
     expect(Math.abs(etaOf(obs).remainingS / f.actualRemainingS - 1)).toBeLessThanOrEqual(0.1);
   });
 
+  it("reads BullMQ's own exporter through the bullmq preset: the peak in flight for slots, the backlog for saturation", async () => {
+    // The same window as headroom's own metrics, read from Queue.exportPrometheusMetrics().
+    const f = fixture('latency-bound-restart');
+    const bullmq = await observe(replay(f), await loadTelemetryMapping({ preset: 'bullmq' }), {
+      window: f.window,
+      atS: f.atS,
+    });
+    const own = await observe(replay(f), await loadTelemetryMapping({ preset: 'headroom' }), {
+      window: f.window,
+      atS: f.atS,
+    });
+    const stage = (obs: typeof own, name: string) => obs.stages.find((s) => s.stage === name)!;
+    // The completed counters live in Redis: a worker's restart does not touch them.
+    expect(bullmq.rowsDone.value / own.rowsDone.value).toBeGreaterThan(0.95);
+    expect(bullmq.rowsDone.value / own.rowsDone.value).toBeLessThan(1.05);
+    // Little's law from the active gauge agrees with the runtime histogram.
+    const ratio = stage(bullmq, 'scrape').secondsPerRow.value / stage(own, 'scrape').secondsPerRow.value;
+    expect(ratio).toBeGreaterThan(0.9);
+    expect(ratio).toBeLessThan(1.1);
+    // 2 workers × 4 scrape slots: the scrape queue never ran dry, so its peak is its slots.
+    expect(stage(bullmq, 'scrape').slots.value).toBe(8);
+    expect(stage(bullmq, 'scrape').medianBacklog!.value).toBeGreaterThan(0);
+    expect(stage(bullmq, 'scrape').atCapacity).toBe(true);
+    // The AI queue, 64 slots, ran dry: busy against its own peak, yet not at its capacity.
+    expect(stage(bullmq, 'ai').medianBacklog!.value).toBe(0);
+    expect(stage(bullmq, 'ai').atCapacity).toBe(false);
+    const report = capacityFromObservation(bullmq, host, { rows: 500_000 });
+    expect(report.forecast.bottleneck).toMatchObject({
+      kind: 'stage',
+      stage: 'scrape',
+      regime: 'latency-bound',
+    });
+    expect(report.forecast.rateSource).toContain('bullmq_job_completed_total{queue="ai_processing"}');
+    // Its rows left are what the queues hold: the reference pipeline feeds them from its table.
+    expect(bullmq.rowsLeft!.value).toBeLessThan(own.rowsLeft!.value / 10);
+  });
+
+  it('counts a stage whose queue ran dry as below its capacity, however busy its slots', async () => {
+    const f = fixture('latency-bound-restart');
+    const mapping = await loadTelemetryMapping({ preset: 'bullmq' });
+    // Only the AI stage, whose queue was empty most of the window.
+    const aiOnly = { ...mapping, stages: { ai: mapping.stages.ai! } };
+    const obs = await observe(replay(f), aiOnly, { window: f.window, atS: f.atS });
+    expect(obs.saturated).toBe(false);
+    const report = capacityFromObservation(obs, host, { rows: 10_000 });
+    expect(report.notes.join(' ')).toContain('or no queue had jobs waiting most of the window');
+  });
+
   it('names a missing metric, the preset that reads it and the figure', async () => {
     const f = fixture('latency-bound-restart');
     const withoutSlots = (answers: RecordedQuery[]) =>

@@ -32,8 +32,16 @@ export interface ObservedStage {
   processes: ObservedFigure | null;
   queueWait: ObservedFigure | null;
   backlog: ObservedFigure | null;
+  /** Jobs waiting in the queue, the median over the window (when mapped). */
+  medianBacklog: ObservedFigure | null;
   /** inFlight ÷ slots. */
   utilisation: number;
+  /**
+   * Whether the stage ran at its capacity: its slots ≥ 80 % busy and, when the median backlog is
+   * mapped, jobs waiting for it most of the window (slots read as the peak in flight are always
+   * near busy; only a queue that never ran dry shows the workers could take no more).
+   */
+  atCapacity: boolean;
 }
 
 /** What `capacity --prometheus` read: the window, each stage, the rows, the LLM and the processes. */
@@ -59,7 +67,7 @@ export interface Observation {
     residentBytes: ObservedFigure | null;
     count: ObservedFigure | null;
   };
-  /** Whether the window saw the pipeline at its capacity: a stage's slots ≥ 80 % busy, or the LLM's 429s. */
+  /** Whether the window saw the pipeline at its capacity: a stage at its capacity, or the LLM's 429s. */
   saturated: boolean;
   notes: string[];
 }
@@ -147,6 +155,8 @@ export async function observe(
       value: completed.value * secondsPerRow.value,
       promql: `(${completed.promql}) × (${secondsPerRow.promql}) (Little's law)`,
     };
+    const utilisation = slots.value > 0 ? inFlight.value / slots.value : 0;
+    const medianBacklog = await read(`${at}.medianBacklog`, false);
     stages.push({
       stage,
       completed,
@@ -156,7 +166,9 @@ export async function observe(
       processes: await read(`${at}.processes`, false),
       queueWait: await read(`${at}.queueWait`, false),
       backlog: await read(`${at}.backlog`, false),
-      utilisation: slots.value > 0 ? inFlight.value / slots.value : 0,
+      medianBacklog,
+      utilisation,
+      atCapacity: utilisation >= SATURATED_UTILISATION && (medianBacklog === null || medianBacklog.value > 0),
     });
   }
   if (stages.length === 0)
@@ -191,7 +203,7 @@ export async function observe(
       residentBytes: await read('processes.residentBytes', false),
       count: await read('processes.count', false),
     },
-    saturated: rateLimited || stages.some((s) => s.utilisation >= SATURATED_UTILISATION),
+    saturated: rateLimited || stages.some((s) => s.atCapacity),
     notes,
   };
 }
@@ -318,7 +330,7 @@ export function capacityFromObservation(
     );
   if (!obs.saturated)
     notes.push(
-      `The pipeline was below its capacity in the window (busiest stage ${fmt(Math.max(...obs.stages.map((s) => s.utilisation)) * 100, 0)} % of its slots, no rate limit): ` +
+      `The pipeline was below its capacity in the window (busiest stage ${fmt(Math.max(...obs.stages.map((s) => s.utilisation)) * 100, 0)} % of its slots${obs.stages.some((s) => s.medianBacklog) ? ', or no queue had jobs waiting most of the window' : ''}, no rate limit): ` +
         `the ${fmt(done, 2)} rows/s seen is what arrived, so the capacity is the bounds' (slots ÷ seconds per row, Little's law).`,
     );
   return buildCapacityReport({

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { TelemetryMappingInvalidError, UsageInvalidError } from '../errors.js';
 import { compileSchema } from '../json-schema.js';
 import { explainSchemaErrors } from '../schema-error.js';
+import bullmqPreset from './presets/bullmq.json' with { type: 'json' };
 import celeryPreset from './presets/celery.json' with { type: 'json' };
 import headroomPreset from './presets/headroom.json' with { type: 'json' };
 import schema from './telemetry-mapping.schema.json' with { type: 'json' };
@@ -17,6 +18,7 @@ export interface StageMapping {
   processes?: string;
   queueWait?: string;
   backlog?: string;
+  medianBacklog?: string;
 }
 
 /** A pipeline's figures in Prometheus (telemetry-mapping.schema.json); presets are mappings too. */
@@ -40,7 +42,11 @@ export interface TelemetryMapping {
 const validate = compileSchema<TelemetryMapping>(schema);
 
 /** The mappings shipped with headroom, by the name `--preset` takes. */
-export const TELEMETRY_PRESETS: Record<string, unknown> = { headroom: headroomPreset, celery: celeryPreset };
+export const TELEMETRY_PRESETS: Record<string, unknown> = {
+  headroom: headroomPreset,
+  celery: celeryPreset,
+  bullmq: bullmqPreset,
+};
 
 /** Validates parsed JSON as a mapping; each problem names its field. */
 export function parseTelemetryMapping(data: unknown, source: string): TelemetryMapping {

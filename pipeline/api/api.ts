@@ -123,7 +123,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }));
       api.get('/metrics', async (_request, reply) => {
         reply.header('content-type', metrics.registry.contentType);
-        return metrics.registry.metrics();
+        const own = await metrics.registry.metrics();
+        return deps.queue.exposition ? `${own}${await deps.queue.exposition()}` : own;
       });
       registerAuthRoutes(api, deps);
       registerDashboardRoutes(api, deps);

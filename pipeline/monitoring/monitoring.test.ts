@@ -8,7 +8,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { generateCsv } from '../ingest/csv-generator.js';
 import { startPipeline } from '../pipeline.js';
 import { startSimulators } from '../sim/simulator-process.js';
-import { loggedInClient, simPipelineConfig, waitCompleted } from '../test-support/pipeline-test-kit.js';
+import { loggedInClient, waitCompleted } from '../test-support/pipeline-test-kit.js';
+import { simPipelineConfig } from '../test-support/quick-config.js';
 import { freshPostgres } from '../test-support/test-services.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

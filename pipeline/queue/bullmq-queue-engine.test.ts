@@ -122,6 +122,44 @@ describe('BullMqQueueEngine', () => {
     expect([...seen].sort((a, b) => a - b)).toEqual(tasks(100).map((t) => t.taskId));
   });
 
+  it("serves BullMQ's own exposition: every queue's jobs by state and its completed and failed counters, each family once", async () => {
+    const q = await freshQueue();
+    const engine = await q.open();
+    await engine.enqueueMany('tasks', tasks(30));
+    await engine.enqueueMany('scraping', [
+      { websiteId: 1, uploadId: 1, url: 'https://a.example/', company: null, name: null, notes: null },
+    ]);
+    let ran = 0;
+    engine.work(
+      'tasks',
+      async (p) => {
+        ran++;
+        if (p.taskId % 10 === 0) throw new Error('refused');
+      },
+      { concurrency: 5, retry: { attempts: 1, baseDelayMs: 1 }, onExhausted: ignoreExhausted },
+    );
+    await waitUntil(async () => {
+      const depth = await engine.depth('tasks');
+      return depth.completed + depth.failed === 30;
+    }, 'all 30 jobs ended');
+    expect(ran).toBe(30);
+    const text = await engine.exposition();
+    // One HELP and one TYPE per family, however many queues: a strict parser refuses a repeat.
+    for (const family of ['bullmq_job_count', 'bullmq_job_completed_total', 'bullmq_job_failed_total']) {
+      expect(text.match(new RegExp(`^# HELP ${family} `, 'gm'))).toHaveLength(1);
+      expect(text.match(new RegExp(`^# TYPE ${family} `, 'gm'))).toHaveLength(1);
+    }
+    expect(text).toMatch(/^bullmq_job_completed_total\{queue="tasks"\} 27$/m);
+    expect(text).toMatch(/^bullmq_job_failed_total\{queue="tasks"\} 3$/m);
+    expect(text).toMatch(/^bullmq_job_count\{queue="scraping", state="waiting"\} 1$/m);
+    // A family's samples follow its TYPE line, from every queue.
+    const lines = text.trim().split('\n');
+    const type = lines.indexOf('# TYPE bullmq_job_completed_total counter');
+    expect(
+      lines.slice(type + 1, type + 1 + 4).every((l) => l.startsWith('bullmq_job_completed_total{')),
+    ).toBe(true);
+  });
+
   it('applies the retry policy of the worker, not of the engine that enqueued', async () => {
     const q = await freshQueue();
     const producer = await q.open();

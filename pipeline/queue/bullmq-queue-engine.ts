@@ -257,6 +257,12 @@ export class BullMqQueueEngine implements QueueEngine {
     };
   }
 
+  /** BullMQ's exposition of every queue, one family per metric name (each queue's text repeats them). */
+  async exposition(): Promise<string> {
+    const texts = await Promise.all(QUEUE_NAMES.map((name) => this.queue(name).exportPrometheusMetrics()));
+    return mergeExpositions(texts);
+  }
+
   /** Per queue, what this process's workers saw: jobs recovered from dead workers, retries. */
   stats(): Record<QueueName, QueueWorkStats> {
     const out = {} as Record<QueueName, QueueWorkStats>;
@@ -354,6 +360,28 @@ export class BullMqQueueEngine implements QueueEngine {
     }
     return q;
   }
+}
+
+/**
+ * Prometheus text from several sources as one: a family's `# HELP` and `# TYPE` once, then its
+ * samples from every source (a repeated HELP line is an error to strict parsers).
+ */
+export function mergeExpositions(texts: string[]): string {
+  const families = new Map<string, string[]>();
+  const family = (name: string) => {
+    const lines = families.get(name) ?? [];
+    families.set(name, lines);
+    return lines;
+  };
+  for (const text of texts)
+    for (const line of text.split('\n')) {
+      const comment = /^# (HELP|TYPE) (\S+)/.exec(line);
+      if (comment) {
+        const lines = family(comment[2]!);
+        if (!lines.some((l) => l.startsWith(`# ${comment[1]} `))) lines.push(line);
+      } else if (line.trim()) family(/^[^{\s]+/.exec(line)![0]).push(line);
+    }
+  return `${[...families.values()].flat().join('\n')}\n`;
 }
 
 /** A named job is deduplicated while live: unlike a custom job id, the name frees up when it fails. */

@@ -73,4 +73,10 @@ export interface QueueEngine {
   close(): Promise<void>;
   /** Jobs this process's workers found stalled (their worker died) or retried, per queue. */
   stats?(): Record<QueueName, { stalled: number; retried: number }>;
+  /**
+   * The queue system's own Prometheus exposition, when it has one (BullMQ's
+   * `Queue.exportPrometheusMetrics()`). The API serves it with its /metrics, so that what reads
+   * that system's metric names (the `bullmq` telemetry preset) reads the reference pipeline too.
+   */
+  exposition?(): Promise<string>;
 }

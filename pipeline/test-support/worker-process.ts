@@ -1,10 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { onTestFinished } from 'vitest';
 
 /** A child process whose output (stdout and stderr together) a test can read. */
 export type WorkerProcess = ChildProcess & { output: () => string };
+
+/**
+ * Where a started thing registers its stop: vitest's `onTestFinished` in a test, a stack a bench
+ * unwinds at its end (this module runs outside vitest too).
+ */
+export type Defer = (stop: () => void | Promise<void>) => void;
 
 /**
  * Starts a process for the length of the test: its output kept, and stopped when the test ends
@@ -13,6 +18,7 @@ export type WorkerProcess = ChildProcess & { output: () => string };
 export function spawnCaptured(
   command: string,
   args: string[],
+  defer: Defer,
   opts: { cwd?: string; env?: Record<string, string>; graceful?: boolean } = {},
 ): WorkerProcess {
   const child = spawn(command, args, {
@@ -29,7 +35,7 @@ export function spawnCaptured(
   child.once('error', (err) => {
     output += `\n${command}: ${err.message}`;
   });
-  onTestFinished(async () => {
+  defer(async () => {
     if (child.exitCode !== null) return;
     if (opts.graceful) {
       child.kill('SIGTERM');
@@ -41,9 +47,9 @@ export function spawnCaptured(
 }
 
 /** `headroom pipeline worker …` as its own process, through the real CLI; killed after the test. */
-export function spawnWorker(args: string[]): WorkerProcess {
+export function spawnWorker(args: string[], defer: Defer): WorkerProcess {
   const bin = fileURLToPath(new URL('../../cli/bin.ts', import.meta.url));
-  return spawnCaptured(process.execPath, ['--import', 'tsx', bin, 'pipeline', 'worker', ...args]);
+  return spawnCaptured(process.execPath, ['--import', 'tsx', bin, 'pipeline', 'worker', ...args], defer);
 }
 
 /** Waits until the worker says it serves its queues; fails with its output if it exits or takes a minute. */
