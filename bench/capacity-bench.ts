@@ -33,6 +33,7 @@ import { type DemoResult, runDemo } from '../pipeline/demo.js';
 import { SeededRandom } from '../pipeline/sim/seeded-random.js';
 import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
 import { MAX_SAMPLE_SECONDS, samplePipeline } from '../scenarios/pipeline-sampler.js';
+import { intLog, logUniform, uniform } from './seeded-draw.js';
 
 /** The ranges every world is drawn from. */
 const RANGES = {
@@ -101,11 +102,6 @@ if (!(sampleSeconds >= 5 && sampleSeconds <= MAX_SAMPLE_SECONDS))
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const loadavg = () => fmt(os.loadavg()[0]!, 2);
-
-const uniform = (r: SeededRandom, [lo, hi]: readonly [number, number]) => lo + (hi - lo) * r.next();
-const logUniform = (r: SeededRandom, [lo, hi]: readonly [number, number]) =>
-  Math.exp(Math.log(lo) + (Math.log(hi) - Math.log(lo)) * r.next());
-const intLog = (r: SeededRandom, range: readonly [number, number]) => Math.round(logUniform(r, range));
 
 /** Mean seconds a page takes (lognormal) and an AI call (first token + message at the token rate). */
 const scrapeS = (s: SimulatorsOptions) =>

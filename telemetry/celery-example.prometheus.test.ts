@@ -1,5 +1,6 @@
 import { expect, it, onTestFinished } from 'vitest';
-import { celeryRun, describeRun, keepFigures } from './test-support/observed-runs.js';
+import { loadTelemetryMapping } from './telemetry-mapping.js';
+import { CELERY_EXAMPLE_MAPPING, celeryRun, describeRun, keepFigures } from './test-support/observed-runs.js';
 
 /**
  * The seed team's stack: examples/celery-pipeline (FastAPI + Celery on Redis + PostgreSQL, from
@@ -37,4 +38,42 @@ it('forecasts the time left of a Celery pipeline within 10 % and names its scrap
   expect(report.stages.find((s) => s.stage === 'scrape')!.capacityRps.source).toContain(
     'celery_task_runtime_sum{queue_name="scrape"}',
   );
+}, 300_000);
+
+it("names the LLM provider's limit of a Celery pipeline from the app's own count of 429s, and forecasts the time left within 10 %", async () => {
+  // The exporter's events do not say what the LLM answered: the example's mapping adds the app's
+  // llm_requests_total{status} (served by its API) to the celery preset.
+  const mapping = await loadTelemetryMapping({ file: CELERY_EXAMPLE_MAPPING });
+  const r = await celeryRun(
+    {
+      rows: 800,
+      // Scrapes are fast and plenty; the provider allows 480 requests/min, enforced per second (8/s).
+      slots: { scrape: 16, ai: 16 },
+      sims: {
+        siteFarm: { seed: 6, sites: 200, latency: { medianMs: 40, sigma: 0.2 } },
+        llm: {
+          seed: 6,
+          timeToFirstTokenMs: 50,
+          tokensPerSecond: 2_000,
+          tokensPerMessage: 60,
+          rateLimit: { requestsPerMinute: 480, windowSeconds: 1 },
+        },
+      },
+      observeAtShare: 0.35,
+      minElapsedS: 25,
+      warmupS: 8,
+      presets: ['celery', mapping],
+    },
+    onTestFinished,
+  );
+  const why = describeRun(r);
+  await keepFigures('celery rate-limited', why);
+  const { eta, report, obs } = r.readings[mapping.name]!;
+  expect(Math.abs(eta.remainingS / r.actualS - 1), why).toBeLessThanOrEqual(0.1);
+  expect(obs.llm.rateLimited!.promql).toContain('llm_requests_total{status="429"}');
+  expect(report.forecast.bottleneck, why).toMatchObject({ kind: 'llm-rpm', regime: 'provider-limit' });
+  expect(report.inputs.llm.rpm!, why).toBeGreaterThan(480 * 0.85);
+  expect(report.inputs.llm.rpm!, why).toBeLessThan(480 * 1.1);
+  // The celery preset alone sees the same rows' rate, but not why: no 429s in its series.
+  expect(r.readings.celery!.report.forecast.bottleneck.kind, why).not.toBe('llm-rpm');
 }, 300_000);

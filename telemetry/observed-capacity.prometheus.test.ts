@@ -12,8 +12,8 @@ import {
 } from '../dashboard/test-support/dashboard-browser.js';
 import { etaOf, observe } from './observed-capacity.js';
 import { PrometheusApi } from './prometheus-api.js';
-import { loadTelemetryMapping, TELEMETRY_PRESETS } from './telemetry-mapping.js';
-import { describeRun, keepFigures, pipelineRun } from './test-support/observed-runs.js';
+import { loadTelemetryMapping } from './telemetry-mapping.js';
+import { bullmqWithTableRows, describeRun, keepFigures, pipelineRun } from './test-support/observed-runs.js';
 import { freePort, startPrometheus } from './test-support/prometheus-server.js';
 
 /**
@@ -120,14 +120,7 @@ describe('capacity from Prometheus: the reference pipeline on PostgreSQL + BullM
     const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-mapping-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const mappingFile = path.join(dir, 'mapping.json');
-    await writeFile(
-      mappingFile,
-      JSON.stringify({
-        ...TELEMETRY_PRESETS.bullmq!,
-        name: 'bullmq + rows table',
-        rowsLeft: 'sum(headroom_websites{status=~"pending|queued|scraped"})',
-      }),
-    );
+    await writeFile(mappingFile, JSON.stringify(bullmqWithTableRows()));
     const withTable = etaOf(
       await observe(new PrometheusApi(r.prometheus), await loadTelemetryMapping({ file: mappingFile }), {
         window: r.window,

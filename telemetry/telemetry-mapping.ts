@@ -27,6 +27,8 @@ export interface TelemetryMapping {
   version: 1;
   name: string;
   description?: string;
+  /** A preset this mapping starts from (merged before validation). */
+  extends?: string;
   stages: Partial<Record<'ingest' | 'scrape' | 'ai' | 'write', StageMapping>>;
   rowsDone: string;
   rowsLeft?: string;
@@ -48,8 +50,12 @@ export const TELEMETRY_PRESETS: Record<string, unknown> = {
   bullmq: bullmqPreset,
 };
 
-/** Validates parsed JSON as a mapping; each problem names its field. */
-export function parseTelemetryMapping(data: unknown, source: string): TelemetryMapping {
+/**
+ * Validates parsed JSON as a mapping; each problem names its field. A mapping that `extends` a
+ * preset is merged onto it first: a team names only what differs (its queue, its LLM counter).
+ */
+export function parseTelemetryMapping(input: unknown, source: string): TelemetryMapping {
+  const data = withPreset(input, source);
   if (!validate(data)) throw new TelemetryMappingInvalidError(source, explainSchemaErrors(validate.errors!));
   const problems = Object.entries(expressions(data))
     .filter(([, expr]) => /\$(?!window\b)\w+/.test(expr))
@@ -59,6 +65,31 @@ export function parseTelemetryMapping(data: unknown, source: string): TelemetryM
     );
   if (problems.length) throw new TelemetryMappingInvalidError(source, problems);
   return data;
+}
+
+type Fields = Record<string, unknown>;
+const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A mapping's own fields over its preset's: stages stage by stage, llm and processes field by field. */
+function withPreset(input: unknown, source: string): unknown {
+  if (!isObject(input) || input.extends === undefined) return input;
+  const name = input.extends;
+  const preset = typeof name === 'string' ? TELEMETRY_PRESETS[name] : undefined;
+  if (!isObject(preset))
+    throw new TelemetryMappingInvalidError(source, [
+      `/extends: no preset ${JSON.stringify(name)}; the presets are ${Object.keys(TELEMETRY_PRESETS).join(', ')}`,
+    ]);
+  const merged: Fields = { ...preset, ...input };
+  for (const key of ['llm', 'processes'])
+    if (isObject(input[key])) merged[key] = { ...(isObject(preset[key]) ? preset[key] : {}), ...input[key] };
+  if (isObject(input.stages)) {
+    const stages: Fields = { ...(preset.stages as Fields) };
+    for (const [stage, figures] of Object.entries(input.stages))
+      stages[stage] =
+        isObject(figures) && isObject(stages[stage]) ? { ...stages[stage], ...figures } : figures;
+    merged.stages = stages;
+  }
+  return merged;
 }
 
 /** A preset by name, or a mapping file by path. */

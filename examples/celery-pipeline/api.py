@@ -1,17 +1,40 @@
 """The upload API: POST a CSV of websites (a "website" or "url" column), follow its progress.
 
-The CSV is the request body (text/csv), so no multipart parser is needed.
+The CSV is the request body (text/csv), so no multipart parser is needed. /metrics serves the
+app's own figure: the LLM's answers by status, llm_requests_total{status}, counted by the workers.
 """
 
 import csv
 import io
 
+import redis
 from fastapi import FastAPI, HTTPException, Request
+from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client.core import CounterMetricFamily
 
 import db
+import settings
 from tasks import scrape
 
 app = FastAPI(title="celery-pipeline example")
+
+
+class LlmAnswers:
+    """llm_requests_total{status}, read from the Redis hash the workers add to at each scrape."""
+
+    def __init__(self):
+        self.redis = redis.Redis.from_url(settings.BROKER_URL)
+
+    def collect(self):
+        family = CounterMetricFamily("llm_requests", "The LLM's answers to the AI tasks, by HTTP status.", labels=["status"])
+        for status, count in sorted(self.redis.hgetall(settings.LLM_COUNTS_KEY).items()):
+            family.add_metric([status.decode()], int(count))
+        yield family
+
+
+registry = CollectorRegistry()
+registry.register(LlmAnswers())
+app.mount("/metrics", make_asgi_app(registry))
 
 
 @app.on_event("startup")

@@ -13,3 +13,5 @@ LLM_MODEL = os.environ.get("LLM_MODEL", "headroom-sim-1")
 RESOLVE = os.environ.get("RESOLVE", "")
 SCRAPE_TIMEOUT_S = float(os.environ.get("SCRAPE_TIMEOUT_S", "10"))
 LLM_TIMEOUT_S = float(os.environ.get("LLM_TIMEOUT_S", "60"))
+# The Redis hash (on the broker) where the workers count the LLM's answers by status.
+LLM_COUNTS_KEY = os.environ.get("LLM_COUNTS_KEY", "pipeline:llm-answers")

@@ -9,6 +9,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import redis
 from celery import Celery
 
 import db
@@ -47,6 +48,19 @@ def _client():
     if _http is None:
         _http = httpx.Client(follow_redirects=False)
     return _http
+
+
+# The LLM's answers by status, counted in Redis: the prefork pool's processes add to one count,
+# which the API's /metrics serves as llm_requests_total{status} (Celery's events do not say what the
+# provider answered, so its 429s are not in the exporter's series).
+_counts = None
+
+
+def _count_llm_answer(status):
+    global _counts
+    if _counts is None:
+        _counts = redis.Redis.from_url(settings.BROKER_URL)
+    _counts.hincrby(settings.LLM_COUNTS_KEY, str(status), 1)
 
 
 def _fail(row_id, error):
@@ -96,12 +110,14 @@ def generate(self, row_id, page_text):
             _fail(row_id, f"ai: {type(err).__name__}")
             return
         raise self.retry(countdown=0.5 * 2**self.request.retries) from err
+    _count_llm_answer(response.status_code)
     if response.status_code == 429:
-        # The provider's limit: wait as long as it asks, without counting against the retries.
+        # The provider's limit: wait as long as it asks, without counting against the retries
+        # (max_retries=None would mean the task's own 5: a row refused six times would be lost).
         wait = float(response.headers.get("retry-after-ms", 0)) / 1000 or float(
             response.headers.get("retry-after", 1)
         )
-        raise self.retry(countdown=wait, max_retries=None)
+        raise self.retry(countdown=wait, max_retries=self.request.retries + 1)
     if response.status_code >= 500 and self.request.retries < self.max_retries:
         raise self.retry(countdown=0.5 * 2**self.request.retries)
     if response.status_code >= 400:

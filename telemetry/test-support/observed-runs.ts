@@ -21,7 +21,7 @@ import {
 import { describeHost } from '../../scenarios/host-description.js';
 import { capacityFromObservation, type Eta, etaOf, type Observation, observe } from '../observed-capacity.js';
 import { PrometheusApi, type RecordedQuery } from '../prometheus-api.js';
-import { loadTelemetryMapping } from '../telemetry-mapping.js';
+import { loadTelemetryMapping, parseTelemetryMapping, type TelemetryMapping } from '../telemetry-mapping.js';
 import { freePort, startPrometheus } from './prometheus-server.js';
 
 /**
@@ -63,8 +63,11 @@ export interface PipelineCase {
   minElapsedS: number;
   /** The window starts this long after the upload: the first rows' fill is not the steady rate. */
   warmupS: number;
-  /** The presets that read the window (default headroom); the API serves BullMQ's exposition too. */
-  presets?: string[];
+  /**
+   * What reads the window: presets by name, or mappings (keyed by their name); default headroom.
+   * The API serves BullMQ's exposition too, so the bullmq preset reads this pipeline as well.
+   */
+  presets?: Array<string | TelemetryMapping>;
   /**
    * When recording fixtures: stop one worker gracefully and start it again on its port in the
    * window, so its counters reset (the recorded answers then show rate() across a reset).
@@ -155,18 +158,36 @@ export async function pipelineRun(c: PipelineCase, defer: Defer): Promise<Observ
   return { rows: c.rows, readings, actualS, window, t1, prometheus: prometheus.url };
 }
 
+/**
+ * The bullmq preset with the reference pipeline's rows left taken from its table: its queues hold
+ * only the rows it has fed them, so BullMQ alone cannot see the rows still to come.
+ */
+export function bullmqWithTableRows(): TelemetryMapping {
+  return parseTelemetryMapping(
+    {
+      kind: 'headroom.telemetry-mapping',
+      version: 1,
+      name: 'bullmq preset, rows left from the table',
+      extends: 'bullmq',
+      rowsLeft: 'sum(headroom_websites{status=~"pending|queued|scraped"})',
+    },
+    'bullmqWithTableRows',
+  );
+}
+
 /** Each preset's reading of one window. */
 async function readPresets(
   reader: PrometheusApi,
-  presets: string[],
+  presets: Array<string | TelemetryMapping>,
   window: string,
   atS: number,
   rows: number,
 ): Promise<Record<string, PresetReading>> {
   const readings: Record<string, PresetReading> = {};
   for (const preset of presets) {
-    const obs = await observe(reader, await loadTelemetryMapping({ preset }), { window, atS });
-    readings[preset] = {
+    const mapping = typeof preset === 'string' ? await loadTelemetryMapping({ preset }) : preset;
+    const obs = await observe(reader, mapping, { window, atS });
+    readings[typeof preset === 'string' ? preset : preset.name] = {
       obs,
       eta: etaOf(obs),
       report: capacityFromObservation(obs, describeHost(), { rows }),
@@ -193,6 +214,8 @@ async function recordFixtures(
 }
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/celery-pipeline/', import.meta.url));
+/** The example's mapping: the celery preset and its own count of the LLM's answers. */
+export const CELERY_EXAMPLE_MAPPING = path.join(EXAMPLE, 'headroom-mapping.json');
 const PYTHON = '/usr/bin/python3';
 const INSTALL =
   'apt-get install -y python3-celery python3-fastapi uvicorn python3-prometheus-client python3-psycopg2 python3-httpx python3-redis (.ci/run installs them)';
@@ -216,13 +239,16 @@ export interface CeleryCase {
   observeAtShare: number;
   minElapsedS: number;
   warmupS: number;
+  /** What reads the window (default the celery preset); see PipelineCase.presets. */
+  presets?: Array<string | TelemetryMapping>;
   fixtures?: string;
 }
 
 /**
  * examples/celery-pipeline (FastAPI + Celery on Redis + PostgreSQL, from Debian's packages) doing
- * upload → scrape → AI message against headroom's simulators: two Celery workers (one per queue)
- * and the example's Celery exporter, scraped by Prometheus every second; read with the celery preset.
+ * upload → scrape → AI message against headroom's simulators: two Celery workers (one per queue),
+ * the example's Celery exporter and its API's /metrics (the LLM's answers), scraped by Prometheus
+ * every second.
  */
 export async function celeryRun(c: CeleryCase, defer: Defer): Promise<ObservedRun> {
   const sims = await startSimulators(c.sims);
@@ -289,7 +315,7 @@ export async function celeryRun(c: CeleryCase, defer: Defer): Promise<ObservedRu
   await until('the API answering /health', async () => (await fetch(`${base}/health`)).ok, outputs);
 
   const prometheus = await startPrometheus({
-    targets: [`http://127.0.0.1:${exporterPort}/metrics`],
+    targets: [`http://127.0.0.1:${exporterPort}/metrics`, `${base}/metrics/`],
     scrapeIntervalS: 1,
   });
   defer(() => prometheus.close());
@@ -328,7 +354,7 @@ export async function celeryRun(c: CeleryCase, defer: Defer): Promise<ObservedRu
   await sleep(2_500);
   // The first seconds are not the steady rate: the worker processes open their connections.
   const window = `${Math.floor(t1 - t0 - c.warmupS)}s`;
-  const readings = await readPresets(reader, ['celery'], window, t1, c.rows);
+  const readings = await readPresets(reader, c.presets ?? ['celery'], window, t1, c.rows);
   await until('every row finished', async () => (await progress()).completed, outputs, 300_000);
   const actualS = Date.now() / 1000 - t1;
   if (c.fixtures) await recordFixtures(c.fixtures, prometheus.url, window, t1, actualS, recorded);
