@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { TelemetryMissingError, TelemetryTooFewError, UsageInvalidError } from '../errors.js';
 import { capacityFromObservation, etaOf, observe, parseWindow } from './observed-capacity.js';
 import { PrometheusApi, type RecordedQuery, recordedTransport } from './prometheus-api.js';
-import { loadTelemetryMapping, metricNamesOf } from './telemetry-mapping.js';
+import { loadTelemetryMapping, metricNamesOf, parseTelemetryMapping } from './telemetry-mapping.js';
 
 /** Answers a real Prometheus gave during a real run (see fixtures/README.md). */
 interface Fixture {
@@ -201,6 +201,47 @@ describe('telemetry mapping and window', () => {
 });
 
 describe('a mapping file', () => {
+  it('extends a preset: its stages merged figure by figure, the rest kept, an unknown preset named', async () => {
+    const mapping = parseTelemetryMapping(
+      {
+        kind: 'headroom.telemetry-mapping',
+        version: 1,
+        name: 'ours',
+        extends: 'celery',
+        stages: { scrape: { backlog: 'max(our_queue_length)' } },
+        llm: { attempts: 'sum(rate(our_llm_total[$window]))' },
+      },
+      'ours.json',
+    );
+    const celery = await loadTelemetryMapping({ preset: 'celery' });
+    expect(mapping.name).toBe('ours');
+    expect(mapping.stages.scrape!.backlog).toBe('max(our_queue_length)');
+    expect(mapping.stages.scrape!.completed).toBe(celery.stages.scrape!.completed);
+    expect(mapping.stages.ai).toEqual(celery.stages.ai);
+    expect(mapping.rowsDone).toBe(celery.rowsDone);
+    expect(mapping.processes).toEqual(celery.processes);
+    expect(mapping.llm).toEqual({ attempts: 'sum(rate(our_llm_total[$window]))' });
+    expect(() =>
+      parseTelemetryMapping(
+        { kind: 'headroom.telemetry-mapping', version: 1, name: 'ours', extends: 'sidekiq' },
+        'ours.json',
+      ),
+    ).toThrow('/extends: no preset "sidekiq"; the presets are headroom, celery, bullmq');
+    // What the merge leaves wrong is the schema's to name.
+    expect(() =>
+      parseTelemetryMapping(
+        {
+          kind: 'headroom.telemetry-mapping',
+          version: 1,
+          name: 'ours',
+          extends: 'celery',
+          stages: { scrape: { slots: 4 } },
+        },
+        'ours.json',
+      ),
+    ).toThrow(/\/stages\/scrape\/slots/);
+  });
+
   it('is checked against its schema, each problem naming the field', async () => {
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const os = await import('node:os');

@@ -53,7 +53,7 @@ export interface Observation {
   /** Unix seconds: the end of the window. */
   atS: number;
   stages: ObservedStage[];
-  /** Rows finished per second over the window, with the 90 % interval of the rates of its slices. */
+  /** Rows finished per second over the window, with its 90 % interval (slices and halves; rateInterval). */
   rowsDone: ObservedFigure & { low: number; high: number; slices: number };
   rowsLeft: ObservedFigure | null;
   llm: {
@@ -210,7 +210,10 @@ export async function observe(
 
 /**
  * The 90 % interval of the rows' rate: the window cut in slices, each slice's rate read by a range
- * query (the same expression over the slice), and Student's t over the slices' rates.
+ * query (the same expression over the slice), and Student's t over the slices' rates; widened to
+ * the rates of the window's two halves. The slices alone say how noisy the rate is around its
+ * mean; a rate that drifts (a pipeline warming up, the machine's other load going away) shows as
+ * halves that differ, and the rest of the run is more like the later half than the mean.
  */
 async function rateInterval(
   reader: PrometheusReader,
@@ -231,7 +234,19 @@ async function rateInterval(
   const mean = rates.reduce((a, b) => a + b, 0) / n;
   const sd = Math.sqrt(rates.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
   const half = tQuantile(0.95, n - 1) * (sd / Math.sqrt(n));
-  return { low: Math.max(0, mean - half), high: mean + half, slices: n };
+  const halfS = Math.floor(windowS / 2);
+  const halves = (
+    await Promise.all(
+      [atS - halfS, atS].map(
+        async (at) => (await reader.query(expr.replaceAll('$window', `${halfS}s`), at))[0]?.value,
+      ),
+    )
+  ).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return {
+    low: Math.max(0, Math.min(mean - half, ...halves)),
+    high: Math.max(mean + half, ...halves),
+    slices: n,
+  };
 }
 
 /** Whether the LLM's 429s make the provider's limit what holds the AI stage. */
