@@ -111,6 +111,7 @@ export { renderJsonReport } from './reports/json-report.js';
 export { renderJunitReport } from './reports/junit-report.js';
 export { renderMarkdownReport } from './reports/markdown-report.js';
 export { type RunReportOptions, runReportDocument } from './reports/run-report.js';
+export { UNKNOWN_HOST } from './results/host-description.js';
 export {
   CLINIC_TOOL,
   type ClinicProfile,
@@ -123,7 +124,7 @@ export { type ArtilleryImportOptions, importArtilleryReport } from './scenarios/
 export { type AutocannonFlowRun, runAutocannonFlow } from './scenarios/interop/autocannon-flow-driver.js';
 export { importAutocannonJson } from './scenarios/interop/autocannon-import.js';
 export { type ExportPlan, exportPlan } from './scenarios/interop/export-plan.js';
-export { type ImportOptions, UNKNOWN_HOST } from './scenarios/interop/imported-result.js';
+export type { ImportOptions } from './scenarios/interop/imported-result.js';
 export { exportK6 } from './scenarios/interop/k6-export.js';
 export {
   importK6,

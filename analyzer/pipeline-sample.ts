@@ -1,5 +1,5 @@
 import { DEFAULT_SCRAPER_OPTIONS } from '../pipeline/scraper/scraper.js';
-import type { HostDescription } from '../scenarios/host-description.js';
+import type { HostDescription } from '../results/host-description.js';
 
 /**
  * What the pipeline sampler measures on a host, and what the capacity model reads. Written to

@@ -1,11 +1,11 @@
 import Fastify from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { RunResult } from '../results/run-result.js';
+import type { ServerSample } from '../results/server-sample.js';
 import { heapTrend } from '../scenarios/heap-sampler.js';
-import { LatencyHistogram } from '../scenarios/latency-histogram.js';
 import { runOpenModel } from '../scenarios/open-model-engine.js';
 import { runMetrics } from '../scenarios/run-metrics.js';
-import type { RunResult } from '../scenarios/run-result.js';
-import type { ServerSample } from '../scenarios/server-sampler.js';
 import { summarizeRun } from './summary.js';
 
 function sample(

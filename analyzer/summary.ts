@@ -1,7 +1,7 @@
-import { LatencyHistogram } from '../scenarios/latency-histogram.js';
-import type { ProcessTreeSample } from '../scenarios/process-tree-sampler.js';
-import type { RunResult } from '../scenarios/run-result.js';
-import type { ServerSample } from '../scenarios/server-sampler.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { ProcessTreeSample } from '../results/process-tree-sample.js';
+import type { RunResult } from '../results/run-result.js';
+import type { ServerSample } from '../results/server-sample.js';
 import type { Direction } from './comparison.js';
 
 export const RUN_SUMMARY_KIND = 'headroom.run-summary';

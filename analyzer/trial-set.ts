@@ -7,7 +7,7 @@ import {
   hostFingerprint,
 } from '../baselines/host-fingerprint.js';
 import { UsageInvalidError } from '../errors.js';
-import { readRunResult } from '../scenarios/run-result.js';
+import { readRunResult } from '../results/run-result.js';
 import { compareScenarioTrials, type GateOptions, type GateOutcome, gateOutcome } from './regression-gate.js';
 import { type RunSummary, summarizeRun } from './summary.js';
 

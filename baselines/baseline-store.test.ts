@@ -8,9 +8,9 @@ import {
   BaselineNotFoundError,
   ErrorCode,
 } from '../errors.js';
-import { describeHost } from '../scenarios/host-description.js';
-import { LatencyHistogram } from '../scenarios/latency-histogram.js';
-import type { RunResult } from '../scenarios/run-result.js';
+import { describeHost } from '../results/host-description.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { RunResult } from '../results/run-result.js';
 import {
   type Baseline,
   baselineFile,

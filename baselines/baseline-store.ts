@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { RunSummary } from '../analyzer/summary.js';
 import { summarizeRun } from '../analyzer/summary.js';
 import { BaselineCorruptError, BaselineHostMismatchError, BaselineNotFoundError } from '../errors.js';
-import type { RunResult } from '../scenarios/run-result.js';
+import type { RunResult } from '../results/run-result.js';
 import { VersionedFile } from '../versioned-json.js';
 import schema from './baseline.schema.v1.json' with { type: 'json' };
 import { describeFingerprint, type HostFingerprint, sameHost } from './host-fingerprint.js';

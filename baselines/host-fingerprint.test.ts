@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeHost } from '../scenarios/host-description.js';
+import { describeHost } from '../results/host-description.js';
 import { fingerprintFromDescription, fingerprintOf, hostFingerprint, sameHost } from './host-fingerprint.js';
 
 describe('host fingerprint', () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import si from 'systeminformation';
-import type { HostDescription } from '../scenarios/host-description.js';
+import type { HostDescription } from '../results/host-description.js';
 
 /**
  * What makes two hosts' timings comparable: CPU model, cores, memory, operating system and Node

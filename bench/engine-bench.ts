@@ -26,13 +26,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { ToolInstallFailedError } from '../errors.js';
+import { describeHost } from '../results/host-description.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { RunResult } from '../results/run-result.js';
 import { runAutocannon } from '../scenarios/autocannon-driver.js';
-import { describeHost } from '../scenarios/host-description.js';
 import { ARTILLERY_TOOL } from '../scenarios/interop/artillery-driver.js';
 import { ensureTool } from '../scenarios/interop/tool-install.js';
-import { LatencyHistogram } from '../scenarios/latency-histogram.js';
 import { runOpenModel } from '../scenarios/open-model-engine.js';
-import type { RunResult } from '../scenarios/run-result.js';
 import { WARMUP_PATH } from '../scenarios/test-support/known-answer-target.js';
 import {
   spawnTarget,

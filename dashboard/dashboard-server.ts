@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UsageInvalidError } from '../errors.js';
-import { LatencyHistogram } from '../scenarios/latency-histogram.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { RunResult } from '../results/run-result.js';
+import type { ServerSample } from '../results/server-sample.js';
 import type { RunProgress } from '../scenarios/run-recorder.js';
-import type { RunResult } from '../scenarios/run-result.js';
-import type { ServerSample } from '../scenarios/server-sampler.js';
 import type { FitEvent, LevelEvent } from './capacity-events.js';
 import { dashboardPage } from './dashboard-page.js';
 import type { StagesEvent } from './demo-events.js';

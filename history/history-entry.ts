@@ -9,9 +9,8 @@ import { medianOf } from '../analyzer/comparison.js';
 import { type SummaryFigure, summarizeRun } from '../analyzer/summary.js';
 import { fingerprintFromDescription } from '../baselines/host-fingerprint.js';
 import { ResultInvalidError } from '../errors.js';
-import { describeHost } from '../scenarios/host-description.js';
-import { UNKNOWN_HOST } from '../scenarios/interop/imported-result.js';
-import { checkRunResult, RUN_RESULT_KIND, type RunResult } from '../scenarios/run-result.js';
+import { describeHost, UNKNOWN_HOST } from '../results/host-description.js';
+import { checkRunResult, RUN_RESULT_KIND, type RunResult } from '../results/run-result.js';
 import type { HistoryEntry } from './history-store.js';
 
 /** The commit and branch a result belongs to; by default those of the git checkout in `cwd`. */

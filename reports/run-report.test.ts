@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { LatencyHistogram } from '../scenarios/latency-histogram.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { RunResult } from '../results/run-result.js';
 import { runOpenModel } from '../scenarios/open-model-engine.js';
 import { runMetrics } from '../scenarios/run-metrics.js';
-import type { RunResult } from '../scenarios/run-result.js';
 import { answerOk, startTestHttpServer } from '../scenarios/test-support/test-http-server.js';
 import { evaluateThresholds, parseThreshold } from '../scenarios/threshold.js';
 import type { ChartSpec, HtmlReportDocument, ReportSection, TableCell, XyChartSpec } from './html-report.js';

@@ -1,6 +1,6 @@
-import { LatencyHistogram } from '../scenarios/latency-histogram.js';
-import type { RunResult } from '../scenarios/run-result.js';
-import type { ThresholdOutcome } from '../scenarios/threshold.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { RunResult } from '../results/run-result.js';
+import type { ThresholdOutcome } from '../results/threshold-outcome.js';
 import type {
   ChartPoint,
   ChartSpec,

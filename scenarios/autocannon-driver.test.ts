@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import { checkRunResult } from '../results/run-result.js';
 import { runAutocannon } from './autocannon-driver.js';
-import { LatencyHistogram } from './latency-histogram.js';
-import { checkRunResult } from './run-result.js';
 import { answerOk, startTestHttpServer, type TestHttpServer } from './test-support/test-http-server.js';
 
 async function server(...args: Parameters<typeof startTestHttpServer>): Promise<TestHttpServer> {

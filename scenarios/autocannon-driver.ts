@@ -1,8 +1,8 @@
 import autocannon from 'autocannon';
 import { build } from 'hdr-histogram-js';
+import { type RunResult, resultHeader } from '../results/run-result.js';
 import { classifyError, classifyStatus } from './error-class.js';
 import { type RunProgress, RunRecorder } from './run-recorder.js';
-import { type RunResult, resultHeader } from './run-result.js';
 
 /** Options of a closed-model stress run with autocannon. */
 export interface AutocannonOptions {

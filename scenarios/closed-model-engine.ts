@@ -1,6 +1,6 @@
+import type { RunResult } from '../results/run-result.js';
 import { type EngineOptions, resolveEngineOptions } from './engine-options.js';
 import { FlowExecutor, type Iteration, type LoadModel } from './flow-executor.js';
-import type { RunResult } from './run-result.js';
 
 /** Options of a closed-model run: a fixed number of virtual users, each looping the flow. */
 export interface ClosedModelOptions extends EngineOptions {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { openStore } from '../pipeline/store/open-store.js';
 import type { NewWebsite, Store } from '../pipeline/store/store.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import { type RunResult, resultHeader } from '../results/run-result.js';
 import { ArrivalSchedule } from './arrival-schedule.js';
 import { classifyError } from './error-class.js';
-import { LatencyHistogram } from './latency-histogram.js';
 import type { Scenario } from './load-scenario.js';
 import { type RunProgress, RunRecorder } from './run-recorder.js';
-import { type RunResult, resultHeader } from './run-result.js';
 
 const READS = ['get_upload', 'list_messages', 'get_task', 'find_user'] as const;
 const WRITES = ['create_task', 'complete_task'] as const;

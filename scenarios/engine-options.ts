@@ -1,5 +1,5 @@
 import { ConfigInvalidError } from '../errors.js';
-import { configHash } from './config-hash.js';
+import { configHash } from '../results/config-hash.js';
 import type { FlowExecutorOptions } from './flow-executor.js';
 import { CompiledStep, type FlowStep } from './flow-step.js';
 import type { RunProgress } from './run-recorder.js';

@@ -1,10 +1,10 @@
 import type { Client, Dispatcher } from 'undici';
+import { describeHost } from '../results/host-description.js';
+import type { RunResult, ScheduleAccuracy } from '../results/run-result.js';
 import { ConnectionSet, type ConnectionUser } from './connection-set.js';
 import { classifyError, classifyStatus } from './error-class.js';
 import { CompiledStep, type FlowStep } from './flow-step.js';
-import { describeHost } from './host-description.js';
 import { type RunProgress, RunRecorder } from './run-recorder.js';
-import type { RunResult, ScheduleAccuracy } from './run-result.js';
 import { WakeTimer } from './wake-timer.js';
 
 /**

@@ -1,10 +1,10 @@
 import { createServer } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigInvalidError } from '../errors.js';
-import { LatencyHistogram } from './latency-histogram.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import { checkRunResult, type RunResult } from '../results/run-result.js';
 import { runOpenModel } from './open-model-engine.js';
 import type { RunProgress } from './run-recorder.js';
-import { checkRunResult, type RunResult } from './run-result.js';
 import { spawnTarget } from './test-support/target-process.js';
 import { answerOk, startTestHttpServer, type TestHttpServer } from './test-support/test-http-server.js';
 

@@ -1,7 +1,7 @@
+import type { RunResult, ScheduleAccuracy } from '../results/run-result.js';
 import { ArrivalSchedule, type LoadPhase } from './arrival-schedule.js';
 import { type EngineOptions, resolveEngineOptions } from './engine-options.js';
 import { FlowExecutor, type LoadModel } from './flow-executor.js';
-import type { RunResult, ScheduleAccuracy } from './run-result.js';
 
 /** Options of an open-model run: iterations arrive on a schedule, whatever the target does. */
 export interface OpenModelOptions extends EngineOptions {

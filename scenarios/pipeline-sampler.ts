@@ -33,7 +33,7 @@ import {
 } from '../pipeline/sim/simulator-process.js';
 import type { WebsiteJob } from '../pipeline/store/store.js';
 import { WriteBatcher } from '../pipeline/write-batcher.js';
-import { describeHost } from './host-description.js';
+import { describeHost } from '../results/host-description.js';
 
 /** Concurrency levels to sample, per stage; a stage left out gets geometric defaults. */
 export type SamplerLevels = Partial<Record<StageName, number[]>>;

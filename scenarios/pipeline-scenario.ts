@@ -2,11 +2,12 @@ import type { PipelineSample } from '../analyzer/pipeline-sample.js';
 import { UsageInvalidError } from '../errors.js';
 import type { PipelineConfigInput } from '../pipeline/pipeline-config.js';
 import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
+import { type RunMetric, type RunResult, resultHeader } from '../results/run-result.js';
+import type { ThresholdOutcome } from '../results/threshold-outcome.js';
 import type { Scenario } from './load-scenario.js';
 import { type SamplerProgress, samplePipeline } from './pipeline-sampler.js';
 import { runMetrics } from './run-metrics.js';
-import { type RunMetric, type RunResult, resultHeader } from './run-result.js';
-import { evaluateThresholds, type ThresholdOutcome } from './threshold.js';
+import { evaluateThresholds } from './threshold.js';
 
 export interface PipelineScenarioOptions {
   /** A pipeline scenario measures the reference pipeline on this host; a target is refused. */

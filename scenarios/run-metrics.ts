@@ -1,5 +1,5 @@
-import { LatencyHistogram } from './latency-histogram.js';
-import type { RunResult } from './run-result.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { RunResult } from '../results/run-result.js';
 import type { MetricFigures } from './threshold.js';
 
 /** Figures of a latency histogram, in milliseconds, as thresholds read them. */

@@ -1,6 +1,6 @@
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import type { RunStep, TimeSeriesPoint } from '../results/run-result.js';
 import type { ErrorClass } from './error-class.js';
-import { LatencyHistogram } from './latency-histogram.js';
-import type { RunStep, TimeSeriesPoint } from './run-result.js';
 
 /** What a live display shows, once a second. */
 export interface RunProgress {

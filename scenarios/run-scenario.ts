@@ -4,6 +4,9 @@ import { isIP } from 'node:net';
 import type { PipelineSample } from '../analyzer/pipeline-sample.js';
 import { RemoteTargetRefusedError } from '../errors.js';
 import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
+import type { RunResult } from '../results/run-result.js';
+import type { ServerSample } from '../results/server-sample.js';
+import type { ThresholdOutcome } from '../results/threshold-outcome.js';
 import { runClosedModel } from './closed-model-engine.js';
 import { runDatabaseScenario } from './database-runner.js';
 import { type EmbeddedTarget, startEmbeddedTarget } from './embedded-target.js';
@@ -15,10 +18,9 @@ import { runPipelineScenario } from './pipeline-scenario.js';
 import { startProcessTreeSampler } from './process-tree-sampler.js';
 import { runMetrics } from './run-metrics.js';
 import type { RunProgress } from './run-recorder.js';
-import type { RunResult } from './run-result.js';
 import { type SetupUser, setupUsers } from './scenario-setup.js';
-import { type ServerSample, startServerSampler } from './server-sampler.js';
-import { evaluateThresholds, type ThresholdOutcome } from './threshold.js';
+import { startServerSampler } from './server-sampler.js';
+import { evaluateThresholds } from './threshold.js';
 import { runWorkerScenario } from './worker-runner.js';
 
 export interface RunScenarioOptions {

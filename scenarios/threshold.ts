@@ -1,3 +1,5 @@
+import type { ThresholdOutcome } from '../results/threshold-outcome.js';
+
 /**
  * Thresholds in k6's grammar: `aggregation operator value`, e.g. `p(95)<500`, `rate<0.01`,
  * `rps>500`. Parsed once, when the scenario is loaded; evaluated against a run's figures.
@@ -54,14 +56,6 @@ export interface MetricFigures {
   count?: number;
   rps?: number;
   value?: number;
-}
-
-export interface ThresholdOutcome {
-  metric: string;
-  threshold: string;
-  /** The measured figure, or null when the metric has no such aggregation (which fails). */
-  actual: number | null;
-  passed: boolean;
 }
 
 /** Reads the aggregation a threshold names from a metric's figures. */

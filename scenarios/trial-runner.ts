@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { SeededRandom } from '../pipeline/sim/seeded-random.js';
+import type { RunResult } from '../results/run-result.js';
 import { runClosedModel } from './closed-model-engine.js';
 import type { GateEntry } from './gate-suite.js';
 import { trialScenario } from './gate-suite.js';
 import type { Scenario } from './load-scenario.js';
 import { runOpenModel } from './open-model-engine.js';
 import { startProcessTreeSampler } from './process-tree-sampler.js';
-import type { RunResult } from './run-result.js';
 import { type SetupUser, setupUsers } from './scenario-setup.js';
 import { startServerSampler } from './server-sampler.js';
 import { runWorkerScenario } from './worker-runner.js';

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, ApiResponseError } from '../pipeline/api/api-client.js';
 import type { Task } from '../pipeline/store/store.js';
+import { LatencyHistogram } from '../results/latency-histogram.js';
+import { type RunResult, resultHeader } from '../results/run-result.js';
 import { classifyError } from './error-class.js';
-import { LatencyHistogram } from './latency-histogram.js';
 import type { Scenario } from './load-scenario.js';
 import { type RunProgress, RunRecorder } from './run-recorder.js';
-import { type RunResult, resultHeader } from './run-result.js';
 import type { SetupUser } from './scenario-setup.js';
 
 /** How long finished submissions may take to be processed before unfinished tasks count as failed. */

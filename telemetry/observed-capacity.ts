@@ -9,7 +9,7 @@ import {
 import { tQuantile } from '../analyzer/linear-trend.js';
 import type { StageName } from '../analyzer/pipeline-sample.js';
 import { TelemetryMissingError, TelemetryTooFewError, UsageInvalidError } from '../errors.js';
-import type { HostDescription } from '../scenarios/host-description.js';
+import type { HostDescription } from '../results/host-description.js';
 import type { PrometheusReader } from './prometheus-api.js';
 import { expressions, metricNamesOf, type TelemetryMapping } from './telemetry-mapping.js';
 

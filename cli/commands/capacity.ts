@@ -19,7 +19,7 @@ import { DEFAULT_HISTORY_STORE, recordInHistory } from '../../history/open-histo
 import { capacityHtmlDocument } from '../../reports/capacity-html.js';
 import { formatDuration, formatRate, renderCapacityMarkdown } from '../../reports/capacity-markdown.js';
 import { renderHtmlReport } from '../../reports/html-report.js';
-import { describeHost } from '../../scenarios/host-description.js';
+import { describeHost } from '../../results/host-description.js';
 import {
   DEFAULT_SAMPLE_SECONDS,
   MAX_SAMPLE_SECONDS,

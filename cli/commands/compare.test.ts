@@ -4,9 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baselineFromRuns, saveBaseline } from '../../baselines/baseline-store.js';
 import { hostFingerprint } from '../../baselines/host-fingerprint.js';
-import { describeHost } from '../../scenarios/host-description.js';
-import { LatencyHistogram } from '../../scenarios/latency-histogram.js';
-import { type RunResult, writeRunResult } from '../../scenarios/run-result.js';
+import { describeHost } from '../../results/host-description.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
+import { type RunResult, writeRunResult } from '../../results/run-result.js';
 import { main } from '../main.js';
 import { capturedIo } from '../test-support/captured-io.js';
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
-import { readRunResult } from '../../scenarios/run-result.js';
+import { readRunResult } from '../../results/run-result.js';
 import { main } from '../main.js';
 import { capturedIo } from '../test-support/captured-io.js';
 

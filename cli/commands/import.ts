@@ -6,14 +6,14 @@ import { ImportInvalidError, UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
 import { entryFromRun } from '../../history/history-entry.js';
 import { DEFAULT_HISTORY_STORE, recordInHistory } from '../../history/open-history-store.js';
-import { describeHost } from '../../scenarios/host-description.js';
+import { describeHost } from '../../results/host-description.js';
+import { type RunResult, writeRunResult } from '../../results/run-result.js';
 import { importArtilleryReport } from '../../scenarios/interop/artillery-import.js';
 import { importAutocannonJson } from '../../scenarios/interop/autocannon-import.js';
 import type { ImportOptions } from '../../scenarios/interop/imported-result.js';
 import { readK6File } from '../../scenarios/interop/k6-import.js';
 import { importLocustCsv } from '../../scenarios/interop/locust-import.js';
 import { runMetrics } from '../../scenarios/run-metrics.js';
-import { type RunResult, writeRunResult } from '../../scenarios/run-result.js';
 import type { CliIo } from '../cli-io.js';
 
 export const importHelp = `headroom import k6|artillery|locust|autocannon <file…> [options]

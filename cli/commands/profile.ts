@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
+import { writeRunResult } from '../../results/run-result.js';
 import {
   CLINIC_TOOLS,
   CLINIC_VERSION,
@@ -8,7 +9,6 @@ import {
   runClinicProfile,
 } from '../../scenarios/clinic-profile.js';
 import { loadScenario, type Profile } from '../../scenarios/load-scenario.js';
-import { writeRunResult } from '../../scenarios/run-result.js';
 import type { CliIo } from '../cli-io.js';
 import { renderRun } from './run.js';
 

@@ -1,7 +1,7 @@
 import { startPipeline } from '../../pipeline/pipeline.js';
+import type { RunResult } from '../../results/run-result.js';
 import { heapTrend, startHeapSampler } from '../../scenarios/heap-sampler.js';
 import { runOpenModel } from '../../scenarios/open-model-engine.js';
-import type { RunResult } from '../../scenarios/run-result.js';
 import { startServerSampler } from '../../scenarios/server-sampler.js';
 
 /**

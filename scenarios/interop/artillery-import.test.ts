@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ImportInvalidError } from '../../errors.js';
-import { LatencyHistogram } from '../latency-histogram.js';
-import { checkRunResult } from '../run-result.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
+import { checkRunResult } from '../../results/run-result.js';
 import { importArtilleryReport } from './artillery-import.js';
 
 const fixture = (name: string) => new URL(`./fixtures/artillery/${name}`, import.meta.url);

@@ -1,14 +1,14 @@
 import { Ajv } from 'ajv';
 import { ImportInvalidError } from '../../errors.js';
-import { explainSchemaErrors } from '../../schema-error.js';
-import type { ErrorClass } from '../error-class.js';
 import {
   checkRunResult,
   type RunMetric,
   type RunResult,
   type RunStep,
   type TimeSeriesPoint,
-} from '../run-result.js';
+} from '../../results/run-result.js';
+import { explainSchemaErrors } from '../../schema-error.js';
+import type { ErrorClass } from '../error-class.js';
 import { ARTILLERY_ENDPOINT_PREFIX } from './artillery-export.js';
 import { type ImportOptions, importedHeader } from './imported-result.js';
 import { histogramFromPercentiles, type ReportedPercentile } from './percentile-histogram.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { LatencyHistogram } from '../latency-histogram.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
+import { checkRunResult } from '../../results/run-result.js';
 import { parseScenario } from '../load-scenario.js';
 import type { RunProgress } from '../run-recorder.js';
-import { checkRunResult } from '../run-result.js';
 import { startTestHttpServer } from '../test-support/test-http-server.js';
 import { runAutocannonFlow } from './autocannon-flow-driver.js';
 import { exportPlan } from './export-plan.js';

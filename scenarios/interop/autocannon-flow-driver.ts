@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
+import { type RunResult, resultHeader } from '../../results/run-result.js';
 import { classifyError, classifyStatus } from '../error-class.js';
 import { type RunProgress, RunRecorder } from '../run-recorder.js';
-import { type RunResult, resultHeader } from '../run-result.js';
 import type { SetupUser } from '../scenario-setup.js';
 import type { ExportPlan } from './export-plan.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ImportInvalidError } from '../../errors.js';
-import { LatencyHistogram } from '../latency-histogram.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
 import { runMetrics } from '../run-metrics.js';
 import { importAutocannonJson } from './autocannon-import.js';
 

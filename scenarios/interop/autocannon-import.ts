@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv';
 import { ImportInvalidError } from '../../errors.js';
+import { checkRunResult, type RunResult } from '../../results/run-result.js';
 import { explainSchemaErrors } from '../../schema-error.js';
-import { checkRunResult, type RunResult } from '../run-result.js';
 import { type ImportOptions, importedHeader } from './imported-result.js';
 import { histogramFromPercentiles, type ReportedPercentile } from './percentile-histogram.js';
 

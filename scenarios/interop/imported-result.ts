@@ -1,7 +1,12 @@
 import path from 'node:path';
-import { configHash } from '../config-hash.js';
-import type { HostDescription } from '../host-description.js';
-import { RUN_RESULT_KIND, RUN_RESULT_VERSION, type RunEngine, type RunResult } from '../run-result.js';
+import { configHash } from '../../results/config-hash.js';
+import { type HostDescription, UNKNOWN_HOST } from '../../results/host-description.js';
+import {
+  RUN_RESULT_KIND,
+  RUN_RESULT_VERSION,
+  type RunEngine,
+  type RunResult,
+} from '../../results/run-result.js';
 import { percentileRank } from './percentile-histogram.js';
 
 /** Options of an import: what the other tool's file does not say. */
@@ -18,18 +23,6 @@ export interface ImportOptions {
   /** Target recorded in the result when the file does not name one. */
   target?: string;
 }
-
-/**
- * The host of an imported run whose machine is unknown. Baselines match hosts by fingerprint,
- * so such a run compares only with other runs of unknown hosts, never silently with this one's.
- */
-export const UNKNOWN_HOST: HostDescription = {
-  cpuModel: 'unknown (imported)',
-  cores: 1,
-  memoryBytes: 0,
-  os: 'unknown',
-  node: 'unknown',
-};
 
 /**
  * The header of an imported result. Its config hash covers the tool and the scenario name: the

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ImportInvalidError } from '../../errors.js';
-import { LatencyHistogram } from '../latency-histogram.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
 import { importK6, importK6JsonOutput, importK6Summary, readK6File } from './k6-import.js';
 
 const fixture = (name: string) => new URL(`./fixtures/k6/${name}`, import.meta.url);

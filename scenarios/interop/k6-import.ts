@@ -5,10 +5,15 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Ajv } from 'ajv';
 import { ImportInvalidError } from '../../errors.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
+import {
+  checkRunResult,
+  type RunMetric,
+  type RunResult,
+  type TimeSeriesPoint,
+} from '../../results/run-result.js';
 import { explainSchemaErrors } from '../../schema-error.js';
 import type { ErrorClass } from '../error-class.js';
-import { LatencyHistogram } from '../latency-histogram.js';
-import { checkRunResult, type RunMetric, type RunResult, type TimeSeriesPoint } from '../run-result.js';
 import { type ImportOptions, importedHeader, p95Ms } from './imported-result.js';
 import { histogramFromPercentiles } from './percentile-histogram.js';
 

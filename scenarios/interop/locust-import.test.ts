@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ImportInvalidError } from '../../errors.js';
-import { LatencyHistogram } from '../latency-histogram.js';
-import { checkRunResult } from '../run-result.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
+import { checkRunResult } from '../../results/run-result.js';
 import { classifyLocustError, importLocustCsv } from './locust-import.js';
 
 const read = (name: string) => readFile(new URL(`./fixtures/locust/${name}`, import.meta.url), 'utf8');

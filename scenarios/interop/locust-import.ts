@@ -1,7 +1,12 @@
 import { parse } from 'csv-parse/sync';
 import { ImportInvalidError } from '../../errors.js';
+import {
+  checkRunResult,
+  type RunResult,
+  type RunStep,
+  type TimeSeriesPoint,
+} from '../../results/run-result.js';
 import type { ErrorClass } from '../error-class.js';
-import { checkRunResult, type RunResult, type RunStep, type TimeSeriesPoint } from '../run-result.js';
 import { type ImportOptions, importedHeader } from './imported-result.js';
 import { histogramFromPercentiles, type ReportedPercentile } from './percentile-histogram.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../pipeline/sim/seeded-random.js';
-import { LatencyHistogram } from '../latency-histogram.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
 import { histogramFromPercentiles, percentileRank } from './percentile-histogram.js';
 
 const PERCENTILES = [1, 10, 50, 75, 90, 95, 99, 99.9];

@@ -1,4 +1,4 @@
-import { LatencyHistogram } from '../latency-histogram.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
 
 /** One percentile of a latency distribution as another tool reported it. */
 export interface ReportedPercentile {

@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageInvalidError } from '../../errors.js';
-import { LatencyHistogram } from '../latency-histogram.js';
+import { LatencyHistogram } from '../../results/latency-histogram.js';
+import { checkRunResult } from '../../results/run-result.js';
 import { loadScenario } from '../load-scenario.js';
 import { runMetrics } from '../run-metrics.js';
-import { checkRunResult } from '../run-result.js';
 import { runWithDriver } from './run-with-driver.js';
 
 /** Same figure to the histogram's precision (0.1 %), or 1 µs for tiny values. */

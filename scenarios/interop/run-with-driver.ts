@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageInvalidError } from '../../errors.js';
+import type { RunResult } from '../../results/run-result.js';
 import { type EmbeddedTarget, startEmbeddedTarget } from '../embedded-target.js';
 import type { Scenario } from '../load-scenario.js';
 import { runMetrics } from '../run-metrics.js';
-import type { RunResult } from '../run-result.js';
 import {
   assertTargetAllowed,
   type RunScenarioOptions,

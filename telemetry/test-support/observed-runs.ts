@@ -18,7 +18,7 @@ import {
   type WorkerProcess,
   workerStarted,
 } from '../../pipeline/test-support/worker-process.js';
-import { describeHost } from '../../scenarios/host-description.js';
+import { describeHost } from '../../results/host-description.js';
 import { capacityFromObservation, type Eta, etaOf, type Observation, observe } from '../observed-capacity.js';
 import { PrometheusApi, type RecordedQuery } from '../prometheus-api.js';
 import { loadTelemetryMapping, parseTelemetryMapping, type TelemetryMapping } from '../telemetry-mapping.js';

@@ -12,6 +12,18 @@ export interface HostDescription {
   node: string;
 }
 
+/**
+ * The host of an imported run whose machine is unknown. Baselines match hosts by fingerprint,
+ * so such a run compares only with other runs of unknown hosts, never silently with this one's.
+ */
+export const UNKNOWN_HOST: HostDescription = {
+  cpuModel: 'unknown (imported)',
+  cores: 1,
+  memoryBytes: 0,
+  os: 'unknown',
+  node: 'unknown',
+};
+
 /** Describes this machine from node:os. */
 export function describeHost(): HostDescription {
   const cpus = os.cpus();

@@ -1,10 +1,10 @@
 import { ResultInvalidError } from '../errors.js';
 import { VersionedFile } from '../versioned-json.js';
 import { configHash } from './config-hash.js';
-import type { HeapTrend } from './heap-sampler.js';
+import type { HeapTrend } from './heap-trend.js';
 import { describeHost, type HostDescription } from './host-description.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import type { ProcessTreeSample } from './process-tree-sampler.js';
+import type { ProcessTreeSample } from './process-tree-sample.js';
 import schema from './run-result.schema.v1.json' with { type: 'json' };
 
 export const RUN_RESULT_KIND = 'headroom.run-result';
