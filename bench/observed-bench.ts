@@ -14,7 +14,8 @@
  * Worlds come in a fixed rotation of kinds (scraping latency-bound at low concurrency, AI
  * latency-bound, the LLM provider's requests-per-minute limit, anything), each kind's parameters
  * drawn within the ranges below, the binding stage's rate between 6 and 40 rows/s so a run lasts
- * 45–90 s and stays within what two cores do.
+ * 60–120 s and stays within what two cores do. The window starts after the first seconds (the
+ * processes open their connections) and lasts at least 20 s.
  *
  * The load generator, the simulators, the pipeline's processes and Prometheus share this host's
  * cores (the load average is printed next to each figure); a forecast from a window cannot see load
@@ -45,7 +46,7 @@ const RANGES = {
   rate: [6, 40],
   /** A stage that does not bind has this many times the slots it needs. */
   spare: [2.5, 4],
-  runS: [45, 90],
+  runS: [60, 120],
 } as const;
 /** Slots of one stage, all processes together: Celery's prefork pool is a process per slot. */
 const MAX_SLOTS = 48;
@@ -222,7 +223,7 @@ async function main(): Promise<void> {
                   concurrency: { scraping: world.slots.scrape / 2, ai_processing: world.slots.ai / 2 },
                   sims: world.sims,
                   observeAtShare: 0.35,
-                  minElapsedS: 20,
+                  minElapsedS: 26,
                   warmupS: 6,
                   presets: ['headroom', bullmqWithTableRows()],
                 },
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
                   slots: world.slots,
                   sims: world.sims,
                   observeAtShare: 0.35,
-                  minElapsedS: 20,
+                  minElapsedS: 30,
                   warmupS: 10,
                   presets: [await loadTelemetryMapping({ file: CELERY_EXAMPLE_MAPPING })],
                 },
