@@ -52,29 +52,33 @@ export interface ObservedRun {
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
-/** The reference pipeline's run. */
-export interface PipelineCase {
+/** What every observed run takes: its rows, its world, when it is observed and what reads it. */
+interface RunCase {
   rows: number;
-  /** Per worker process (two of them). */
-  concurrency: { scraping: number; ai_processing: number };
   sims: SimulatorsOptions;
   /** Observe once this share of the rows is through (and at least `minElapsedS` after the upload). */
   observeAtShare: number;
   minElapsedS: number;
   /** The window starts this long after the upload: the first rows' fill is not the steady rate. */
   warmupS: number;
-  /**
-   * What reads the window: presets by name, or mappings (keyed by their name); default headroom.
-   * The API serves BullMQ's exposition too, so the bullmq preset reads this pipeline as well.
-   */
+  /** What reads the window: presets by name, or mappings (keyed by their name). */
   presets?: Array<string | TelemetryMapping>;
+  /** Record Prometheus's answers here (fixtures for the unit tests) when HEADROOM_RECORD_FIXTURES=1. */
+  fixtures?: string;
+}
+
+/**
+ * The reference pipeline's run; read by the headroom preset unless `presets` says otherwise (the
+ * API serves BullMQ's exposition too, so the bullmq preset reads this pipeline as well).
+ */
+export interface PipelineCase extends RunCase {
+  /** Per worker process (two of them). */
+  concurrency: { scraping: number; ai_processing: number };
   /**
    * When recording fixtures: stop one worker gracefully and start it again on its port in the
    * window, so its counters reset (the recorded answers then show rate() across a reset).
    */
   restartWorker?: boolean;
-  /** Record Prometheus's answers here (fixtures for the unit tests) when HEADROOM_RECORD_FIXTURES=1. */
-  fixtures?: string;
   /** Runs after the observation, while rows are still left (given Prometheus's URL and the window). */
   whileRunning?: (prometheus: string, window: string) => Promise<void>;
 }
@@ -229,19 +233,10 @@ async function until(what: string, check: () => Promise<boolean>, outputs: () =>
   }
 }
 
-/** The Celery example's run. */
-export interface CeleryCase {
-  rows: number;
+/** The Celery example's run; read by the celery preset unless `presets` says otherwise. */
+export interface CeleryCase extends RunCase {
   /** Pool processes of the scrape worker and of the AI worker. */
   slots: { scrape: number; ai: number };
-  sims: SimulatorsOptions;
-  /** Observe once this share of the rows is through (and at least `minElapsedS` after the upload). */
-  observeAtShare: number;
-  minElapsedS: number;
-  warmupS: number;
-  /** What reads the window (default the celery preset); see PipelineCase.presets. */
-  presets?: Array<string | TelemetryMapping>;
-  fixtures?: string;
 }
 
 /**
