@@ -114,8 +114,19 @@ export function compareWithSeries(
 }
 
 /** Whether the head fails against its history: a regression, or creep when it is asked to count. */
-export function recentHistoryFails(comparisons: readonly RecentComparison[], failOnCreep: boolean): boolean {
-  return comparisons.some((c) => c.verdict === 'regression' || (failOnCreep && c.creep !== null));
+/** A relative change as `+17.2 %` or `−3.0 %`. */
+export const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
+
+/** Each figure that fails the gate against its recent history, as `api-stress latency.p99 +17.2 %` (or `… creep +12.0 %`). */
+export function recentHistoryFailures(
+  comparisons: readonly RecentComparison[],
+  failOnCreep: boolean,
+): string[] {
+  return comparisons.flatMap((c) => {
+    if (c.verdict === 'regression') return [`${c.scenario} ${c.metric.metric} ${pct(c.change)}`];
+    if (failOnCreep && c.creep) return [`${c.scenario} ${c.metric.metric} creep ${pct(c.creep.change)}`];
+    return [];
+  });
 }
 
 function standardDeviation(values: readonly number[]): number {

@@ -2,6 +2,7 @@ import { Parser } from 'htmlparser2';
 import { describe, expect, it } from 'vitest';
 import { compareScenarioTrials, gateOutcome } from '../analyzer/regression-gate.js';
 import type { RunSummary, SummaryFigure } from '../analyzer/summary.js';
+import type { RecentComparison } from '../history/recent-history.js';
 import { escapeXml, renderJunitReport } from './junit-report.js';
 
 function trial(
@@ -113,5 +114,65 @@ describe('JUnit report', () => {
       name: 'host-mismatch',
       value: 'base i5-8500 (host-a); head Xeon (host-b)',
     });
+  });
+
+  it('adds a recent-history suite per scenario that fails with the history, creep only when asked', () => {
+    const metric = {
+      metric: 'server.cpu_ms_per_request',
+      unit: 'ms',
+      direction: 'lower-is-better',
+      gate: 'resource',
+    } as const;
+    const comparisons: RecentComparison[] = [
+      {
+        scenario: 'worker',
+        metric,
+        head: 2.6,
+        points: 8,
+        median: 2,
+        bound: 2.1,
+        change: 0.3,
+        threshold: 0.1,
+        verdict: 'regression',
+        creep: null,
+      },
+      {
+        scenario: 'auth',
+        metric: { ...metric, metric: 'latency.p99', gate: 'latency' },
+        head: 11,
+        points: 8,
+        median: 10.9,
+        bound: 12,
+        change: 0.01,
+        threshold: 0.1,
+        verdict: 'within',
+        creep: { fromIndex: 0, fromMedian: 9.5, toMedian: 10.9, change: 0.147, steps: [3, 6] },
+      },
+    ];
+    const render = (failOnCreep: boolean) =>
+      parse(renderJunitReport(outcome(), { recentHistory: { comparisons, failOnCreep } }));
+    const elements = render(false);
+    const suites = elements.filter((e) => e.name === 'testsuite');
+    expect(suites.map((s) => [s.attribs.name, s.attribs.failures])).toEqual([
+      ['headroom gate auth<&"\'>', '1'],
+      ['headroom gate worker', '0'],
+      ['headroom gate worker recent history', '1'],
+      ['headroom gate auth recent history', '0'],
+    ]);
+    expect(elements.find((e) => e.name === 'testsuites')!.attribs).toMatchObject({
+      tests: '6',
+      failures: '2',
+    });
+    const failures = elements.filter((e) => e.name === 'failure');
+    expect(failures[1]!.attribs.message).toBe(
+      'against the recent history: worker server.cpu_ms_per_request +30.0 %',
+    );
+    expect(failures[1]!.text).toContain(
+      'head 2.600 ms, recent median 2.000 ms of 8, bound 2.100 ms, change +30.0 %, regression',
+    );
+    const withCreep = render(true).filter((e) => e.name === 'failure');
+    expect(withCreep.map((f) => f.attribs.message)).toContain(
+      'against the recent history: auth latency.p99 creep +14.7 %',
+    );
   });
 });

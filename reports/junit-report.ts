@@ -1,5 +1,6 @@
 import { formatChange, type GateOutcome, type ScenarioGate } from '../analyzer/regression-gate.js';
 import type { GateKind } from '../analyzer/summary.js';
+import { pct, type RecentComparison, recentHistoryFailures } from '../history/recent-history.js';
 import { formatFigure, formatInterval } from './markdown-report.js';
 
 /** The gates a scenario is tested on, one JUnit test case each. */
@@ -56,12 +57,42 @@ function casesOf(s: ScenarioGate): TestCase[] {
 }
 
 /**
+ * The head against its recent history, one suite per scenario (named `<scenario> recent history`)
+ * with one case: CI's test report then fails with the exit code when only the history did.
+ */
+function recentHistorySuites(h: {
+  comparisons: readonly RecentComparison[];
+  failOnCreep: boolean;
+}): Array<{ scenario: string; cases: TestCase[] }> {
+  const scenarios = [...new Set(h.comparisons.map((c) => c.scenario))];
+  return scenarios.map((scenario) => {
+    const mine = h.comparisons.filter((c) => c.scenario === scenario);
+    const out = mine
+      .map(
+        (c) =>
+          `${c.metric.metric}: head ${formatFigure(c.head, c.metric.unit)}, recent median ${formatFigure(c.median, c.metric.unit)} of ${c.points}, ` +
+          `bound ${c.bound === null ? 'n/a' : formatFigure(c.bound, c.metric.unit)}, change ${pct(c.change)}, ${c.verdict}${c.creep ? `, creep ${pct(c.creep.change)}` : ''}`,
+      )
+      .join('\n');
+    const failures = recentHistoryFailures(mine, h.failOnCreep);
+    const testCase: TestCase = { name: 'recent-history', out };
+    if (failures.length > 0)
+      testCase.failure = { message: `against the recent history: ${failures.join(', ')}`, body: out };
+    return { scenario: `${scenario} recent history`, cases: [testCase] };
+  });
+}
+
+/**
  * The gate's outcome as JUnit XML for CI test reports: one test suite per scenario and one test
  * case per gate (latency, error-rate, throughput, resource, memory-leak); a failure carries the
  * figures (base, head, change, interval) of each regressed metric.
  */
-export function renderJunitReport(outcome: GateOutcome): string {
+export function renderJunitReport(
+  outcome: GateOutcome,
+  opts: { recentHistory?: { comparisons: readonly RecentComparison[]; failOnCreep: boolean } } = {},
+): string {
   const suites = outcome.scenarios.map((s) => ({ scenario: s.scenario, cases: casesOf(s) }));
+  if (opts.recentHistory) suites.push(...recentHistorySuites(opts.recentHistory));
   const tests = suites.reduce((n, s) => n + s.cases.length, 0);
   const failures = suites.reduce((n, s) => n + s.cases.filter((c) => c.failure).length, 0);
   const lines = [

@@ -46,6 +46,23 @@ describe('Markdown report', () => {
     expect(lines[2]).toMatch(/^FAIL: auth latency:login\.p50 \+29\.8 %/);
   });
 
+  it('fails the headline with a check that failed elsewhere, and says the base comparison passed', () => {
+    const md = renderMarkdownReport(
+      gateOutcome([compareScenarioTrials(base, base)], { base: 'a', head: 'b' }),
+      {
+        failedElsewhere: ['against the recent history (below): auth latency.p99 +17.2 %'],
+      },
+    );
+    const lines = md.split('\n');
+    expect(lines[0]).toBe('### headroom gate: FAIL ❌');
+    expect(lines[2]).toBe('FAIL: against the recent history (below): auth latency.p99 +17.2 %');
+    expect(lines[4]).toMatch(/^Against the base: PASS: no regression in 1 scenario/);
+    const alone = renderMarkdownReport(
+      gateOutcome([compareScenarioTrials(base, base)], { base: 'a', head: 'b' }),
+    );
+    expect(alone.split('\n')[0]).toBe('### headroom gate: PASS ✅');
+  });
+
   it('puts each gated figure in a table row: scenario, metric, base, head, change, interval, verdict', () => {
     const md = renderMarkdownReport(
       gateOutcome([compareScenarioTrials(base, slow)], { base: 'a', head: 'b' }),

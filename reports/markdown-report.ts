@@ -47,11 +47,18 @@ function cell(text: string): string {
  * The gate's outcome as Markdown for a pull-request comment or `$GITHUB_STEP_SUMMARY`: the
  * overall verdict on one line, a table of the gated figures (scenario, metric, base, head,
  * change, interval, verdict), then every other compared figure in a collapsed section.
+ * `failedElsewhere` names checks outside this comparison that failed the same gate (the recent
+ * history): the headline is the build's verdict, so it fails with them.
  */
-export function renderMarkdownReport(outcome: GateOutcome): string {
+export function renderMarkdownReport(
+  outcome: GateOutcome,
+  opts: { failedElsewhere?: string[] } = {},
+): string {
+  const elsewhere = opts.failedElsewhere ?? [];
   const lines: string[] = [];
-  lines.push(`### headroom gate: ${outcome.passed ? 'PASS ✅' : 'FAIL ❌'}`, '');
-  lines.push(cell(overallVerdictLine(outcome)), '');
+  lines.push(`### headroom gate: ${outcome.passed && elsewhere.length === 0 ? 'PASS ✅' : 'FAIL ❌'}`, '');
+  for (const check of elsewhere) lines.push(`FAIL: ${cell(check)}`, '');
+  lines.push(cell(`${elsewhere.length > 0 ? 'Against the base: ' : ''}${overallVerdictLine(outcome)}`), '');
   if (outcome.hostMismatch) {
     lines.push(
       `> ⚠️ **Hosts differ — comparison forced.** Base: ${cell(outcome.hostMismatch.base)}; head: ${cell(outcome.hostMismatch.head)}. Timings from different machines are not comparable.`,

@@ -1,7 +1,5 @@
-import type { RecentComparison } from '../history/recent-history.js';
+import { pct, type RecentComparison } from '../history/recent-history.js';
 import { formatFigure } from './markdown-report.js';
-
-const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
 
 function verdictCell(c: RecentComparison): string {
   switch (c.verdict) {

@@ -109,7 +109,7 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
     expect(tags.testcase).toBeGreaterThanOrEqual(3);
   });
 
-  it('fails the gate (exit 1) on a build that spends twice the CPU per request, against the baseline and the history', async () => {
+  it('fails the gate (exit 1) on a build whose handlers spend three times the CPU, against the baseline and the history', async () => {
     const store = path.join(dir, 'baselines');
     const history = `sqlite:${path.join(dir, 'history.db')}`;
     // The history gets eight more results like the recorded one (other commits, ±1 %), so this
@@ -151,7 +151,7 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
         '--dir',
         store,
         '--slowdown',
-        '2',
+        '3',
         '--history',
         '--history-store',
         history,
@@ -165,6 +165,12 @@ describe('headroom baseline and gate against the embedded pipeline (smoke suite)
     // Against the history: eight results (the head's own commit left out), and the CPU past its bound.
     expect(io.out).toMatch(
       /\| api-stress \| server\.cpu_ms_per_request \| [^|]+ \(8\) \| [^|]+ \| [^|]+ \| \+\d+\.\d % \| \*\*regression\*\* ❌ \|/,
+    );
+    // Handlers × 3 is about +80 % CPU per request (the HTTP stack's share is unchanged): clear of
+    // the 20 % resource gate on a noisy runner, where × 2 (+25–35 %) was not.
+    // The headline is the build's verdict: it names the history's failures even when the base passed.
+    expect(io.out).toMatch(
+      /^FAIL: against the recent history \(below\): .*api-stress server\.cpu_ms_per_request \+\d/m,
     );
   });
 

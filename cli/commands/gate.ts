@@ -13,7 +13,7 @@ import {
   compareWithRecentHistory,
   DEFAULT_RECENT_HISTORY,
   type RecentComparison,
-  recentHistoryFails,
+  recentHistoryFailures,
 } from '../../history/recent-history.js';
 import { renderJsonReport } from '../../reports/json-report.js';
 import { renderJunitReport } from '../../reports/junit-report.js';
@@ -145,14 +145,38 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<ExitCode> 
   const historyMarkdown = history?.comparisons
     ? renderRecentHistoryMarkdown(history.comparisons, { window: history.window, failOnCreep })
     : '';
-  const historyFailed = history?.comparisons ? recentHistoryFails(history.comparisons, failOnCreep) : false;
-  const markdown = renderMarkdownReport(outcome) + (historyMarkdown ? `\n${historyMarkdown}` : '');
+  const historyFailures = history?.comparisons ? recentHistoryFailures(history.comparisons, failOnCreep) : [];
+  const historyFailed = historyFailures.length > 0;
+  // The headline, the JUnit suites and the JSON's `passed` say what the exit code says, so a
+  // build failed only by its history never reads as passed in the report.
+  const markdown =
+    renderMarkdownReport(outcome, {
+      failedElsewhere: historyFailed
+        ? [`against the recent history (below): ${historyFailures.join(', ')}`]
+        : [],
+    }) + (historyMarkdown ? `\n${historyMarkdown}` : '');
   if (values.markdown) await writeFileAtomic(values.markdown, markdown);
-  if (values.junit) await writeFileAtomic(values.junit, renderJunitReport(outcome));
+  if (values.junit)
+    await writeFileAtomic(
+      values.junit,
+      renderJunitReport(
+        outcome,
+        history?.comparisons ? { recentHistory: { comparisons: history.comparisons, failOnCreep } } : {},
+      ),
+    );
   if (values.json)
     await writeFileAtomic(
       values.json,
-      renderJsonReport(outcome, history?.comparisons ? { history: history.comparisons } : undefined),
+      renderJsonReport(
+        outcome,
+        history?.comparisons
+          ? {
+              passed: outcome.passed && !historyFailed,
+              basePassed: outcome.passed,
+              history: history.comparisons,
+            }
+          : undefined,
+      ),
     );
   io.stdout(markdown);
   for (const line of history?.recorded ?? []) io.stdout(`${line}\n`);
