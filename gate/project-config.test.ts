@@ -3,12 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProjectConfigInvalidError } from '../errors.js';
+import { TELEMETRY_PRESETS } from '../telemetry/telemetry-mapping.js';
 import {
   findProjectConfig,
   loadProjectConfig,
   parseProjectConfig,
   projectGateOptions,
 } from './project-config.js';
+import schema from './project-config.schema.json' with { type: 'json' };
 
 let dir: string;
 beforeAll(async () => {
@@ -79,6 +81,41 @@ describe('project file', () => {
   it('names a suite file that does not exist, relative to the project folder', () => {
     const data = { ...valid(), suite: ['perf/missing.json'] };
     expect(problemsOf(data)).toEqual([`/suite/0: no file perf/missing.json (paths are relative to ${dir})`]);
+  });
+
+  it('reads where capacity finds the telemetry, and names a bad telemetry section', () => {
+    const config = parseProjectConfig(
+      { ...valid(), telemetry: { prometheus: 'http://127.0.0.1:9090', mapping: 'perf/checkout.json' } },
+      path.join(dir, 'x.json'),
+    );
+    expect(config.telemetry).toEqual({
+      prometheus: 'http://127.0.0.1:9090',
+      mapping: 'perf/checkout.json',
+      window: '15m',
+    });
+    expect(
+      problemsOf({
+        ...valid(),
+        telemetry: { prometheus: 'http://127.0.0.1:9090', preset: 'celery', mapping: 'perf/checkout.json' },
+      }),
+    ).toEqual(['/telemetry: give "preset" or "mapping", not both (a mapping file may extend a preset)']);
+    expect(
+      problemsOf({
+        ...valid(),
+        telemetry: { prometheus: '127.0.0.1:9090', preset: 'sidekiq', window: '15 min' },
+      }),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\/telemetry\/prometheus: must match pattern/),
+        expect.stringMatching(/^\/telemetry\/preset: must be one of headroom, celery, bullmq/),
+        expect.stringMatching(/^\/telemetry\/window: must match pattern/),
+      ]),
+    );
+    expect(
+      problemsOf({ ...valid(), telemetry: { prometheus: 'http://127.0.0.1:9090', mapping: 'perf/m.json' } }),
+    ).toEqual([`/telemetry/mapping: no file perf/m.json (paths are relative to ${dir})`]);
+    // The schema's presets are the ones capacity knows.
+    expect(schema.properties.telemetry.properties.preset.enum).toEqual(Object.keys(TELEMETRY_PRESETS));
   });
 
   it('turns thresholds into gate options', () => {

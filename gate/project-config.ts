@@ -42,6 +42,16 @@ export interface ProjectConfig {
     seed?: number;
   };
   hostProfile?: string;
+  /** Where `capacity` reads the service's pipeline; `mapping` is resolved against rootDir. */
+  telemetry?: ProjectTelemetry;
+}
+
+/** A Prometheus that scrapes the team's pipeline, and which metric names to read there. */
+export interface ProjectTelemetry {
+  prometheus: string;
+  preset?: string;
+  mapping?: string;
+  window: string;
 }
 
 const validate = compileSchema<Omit<ProjectConfig, 'file' | 'rootDir'>>(schema, { useDefaults: true });
@@ -56,6 +66,9 @@ export function parseProjectConfig(data: unknown, file: string): ProjectConfig {
     if (isScenarioFile(entry) && !existsSync(path.resolve(rootDir, entry)))
       problems.push(`/suite/${i}: no file ${entry} (paths are relative to ${rootDir})`);
   });
+  const mapping = (data as { telemetry?: ProjectTelemetry }).telemetry?.mapping;
+  if (mapping !== undefined && !existsSync(path.resolve(rootDir, mapping)))
+    problems.push(`/telemetry/mapping: no file ${mapping} (paths are relative to ${rootDir})`);
   if (problems.length) throw new ProjectConfigInvalidError(file, problems);
   const {
     $schema: _s,
@@ -119,5 +132,7 @@ function hint(line: string): string {
   if (line.startsWith('/service/baseUrl:'))
     return `${line}; write it like http://127.0.0.1:\${port}/api (loopback, with \${port} where the port goes)`;
   if (line.startsWith('/service/ready:')) return `${line}; write a path such as /health`;
+  if (line.startsWith('/telemetry: must NOT be valid'))
+    return '/telemetry: give "preset" or "mapping", not both (a mapping file may extend a preset)';
   return line;
 }

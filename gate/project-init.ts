@@ -16,6 +16,9 @@ export interface ProjectAnswers {
   baseUrl?: string;
   /** Scenario files and library names; default a starting scenario written beside the file. */
   suite?: string[];
+  /** The Prometheus that scrapes the pipeline, and its preset, for `capacity`. */
+  prometheus?: string;
+  preset?: string;
 }
 
 /** The starting scenario written when no suite is given: the ready path at a modest steady rate. */
@@ -58,6 +61,8 @@ export async function initProject(
       'service.ready is polled until it answers 2xx; scenario paths are relative to service.baseUrl.',
       'suite: scenario files (from this folder) or library names. gate: trials per side, trialS, thresholds',
       '(latency 0.1 = +10 %, throughput 0.1, errorRatePp 0.1, resource 0.2 = +20 % CPU per request or peak RSS).',
+      'telemetry (optional): the Prometheus that scrapes your pipeline and its metric names (preset headroom, celery,',
+      'bullmq, or mapping: a file); "headroom capacity" reads it there (docs/capacity-from-telemetry.md).',
     ],
     service: {
       ...(answers.build ? { build: answers.build } : {}),
@@ -68,6 +73,9 @@ export async function initProject(
     },
     suite,
     gate: { trials: 8, trialS: 4 },
+    ...(answers.prometheus
+      ? { telemetry: { prometheus: answers.prometheus, preset: answers.preset ?? 'headroom', window: '15m' } }
+      : {}),
   };
   parseProjectConfig(structuredClone(config), file);
   await writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);

@@ -1,4 +1,10 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
+import type { CapacityReport } from '../analyzer/capacity-report.js';
+import { main } from '../cli/main.js';
+import { capturedIo } from '../cli/test-support/captured-io.js';
 import { loadTelemetryMapping } from './telemetry-mapping.js';
 import { CELERY_EXAMPLE_MAPPING, celeryRun, describeRun, keepFigures } from './test-support/observed-runs.js';
 
@@ -44,6 +50,9 @@ it("names the LLM provider's limit of a Celery pipeline from the app's own count
   // The exporter's events do not say what the LLM answered: the example's mapping adds the app's
   // llm_requests_total{status} (served by its API) to the celery preset.
   const mapping = await loadTelemetryMapping({ file: CELERY_EXAMPLE_MAPPING });
+  // The team's own way in: `headroom capacity` beside a project file that names their Prometheus,
+  // their mapping and their production host, while the run goes on.
+  let fromProject: CapacityReport | undefined;
   const r = await celeryRun(
     {
       rows: 800,
@@ -63,6 +72,14 @@ it("names the LLM provider's limit of a Celery pipeline from the app's own count
       minElapsedS: 25,
       warmupS: 8,
       presets: ['celery', mapping],
+      whileRunning: async (prometheus, window) => {
+        fromProject = await capacityOfProject({
+          service: { start: 'uvicorn api:app --port $PORT', ready: '/health' },
+          suite: ['api-stress'],
+          telemetry: { prometheus, mapping: CELERY_EXAMPLE_MAPPING, window },
+          hostProfile: 'i5-8500',
+        });
+      },
     },
     onTestFinished,
   );
@@ -76,4 +93,20 @@ it("names the LLM provider's limit of a Celery pipeline from the app's own count
   expect(report.inputs.llm.rpm!, why).toBeLessThan(480 * 1.1);
   // The celery preset alone sees the same rows' rate, but not why: no 429s in its series.
   expect(r.readings.celery!.report.forecast.bottleneck.kind, why).not.toBe('llm-rpm');
+  // The project file's telemetry reads the same: the provider's limit, projected onto its host.
+  expect(fromProject!.mode).toBe('observed');
+  expect(fromProject!.forecast.bottleneck, why).toMatchObject({ kind: 'llm-rpm' });
+  expect(fromProject!.inputs.llm.rpm!, why).toBeGreaterThan(480 * 0.85);
+  expect(fromProject!.projection).toMatchObject({ cores: 6 });
 }, 300_000);
+
+/** `headroom capacity --config FILE --json` with this project file, from another folder. */
+async function capacityOfProject(config: object): Promise<CapacityReport> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-project-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'headroom.config.json');
+  await writeFile(file, JSON.stringify(config));
+  const io = capturedIo();
+  expect(await main(['capacity', '--config', file, '--json'], io), io.err).toBe(0);
+  return JSON.parse(io.out) as CapacityReport;
+}

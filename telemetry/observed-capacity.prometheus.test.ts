@@ -217,5 +217,24 @@ describe('capacity from Prometheus: errors that say what to do', () => {
     expect(io.err).toContain(
       'Prometheus has no series of headroom_job_duration_seconds_count, which headroom preset reads for stages.scrape.completed',
     );
+
+    // A project file's telemetry is read the same way when no flag names a source.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-project-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const config = path.join(dir, 'headroom.config.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        service: { start: 'celery -A tasks worker', ready: '/health' },
+        suite: ['api-stress'],
+        telemetry: { prometheus: prometheus.url, preset: 'celery', window: '1m' },
+      }),
+    );
+    const fromFile = capturedIo();
+    expect(await main(['capacity', '--config', config, '--rows', '1000'], fromFile)).toBe(2);
+    expect(fromFile.err).toContain('HRM_TELEMETRY_MISSING');
+    expect(fromFile.err).toMatch(
+      /Prometheus has no series of celery_task_succeeded_total, .*which celery preset reads/,
+    );
   }, 60_000);
 });

@@ -241,4 +241,26 @@ describe('headroom capacity', () => {
     expect(await main(['capacity', '--declared', ioBound, '--json'], none)).toBe(0);
     expect(JSON.parse(none.out).projection).toBeNull();
   });
+
+  it('beside a project file without telemetry, refuses to sample the reference pipeline in its place', async () => {
+    const dir = await tempDir();
+    const config = path.join(dir, 'headroom.config.json');
+    await writeFile(
+      config,
+      JSON.stringify({ service: { start: 'x', ready: '/health' }, suite: ['api-stress'] }),
+    );
+    const io = capturedIo();
+    expect(await main(['capacity', '--config', config, '--rows', '1000'], io)).toBe(2);
+    expect(io.err).toContain(`${config} describes your service: capacity reads its pipeline from Prometheus`);
+    expect(io.err).toContain('"telemetry"');
+    const both = capturedIo();
+    expect(await main(['capacity', '--reference', '--config', config, '--rows', '10'], both)).toBe(2);
+    expect(both.err).toContain('--reference samples the reference pipeline');
+    const orphan = capturedIo();
+    expect(await main(['capacity', '--declared', ioBound, '--preset', 'celery'], orphan)).toBe(2);
+    expect(orphan.err).toContain('--preset, --mapping and --window read Prometheus: add --prometheus URL');
+    // A named source still works beside it: the file's rates, the file's host profile.
+    const declared = capturedIo();
+    expect(await main(['capacity', '--config', config, '--declared', ioBound, '--json'], declared)).toBe(0);
+  });
 });

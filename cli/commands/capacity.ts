@@ -13,7 +13,7 @@ import { fitEvent, levelEvent } from '../../dashboard/capacity-events.js';
 import { etaEvent } from '../../dashboard/eta-events.js';
 import { UsageInvalidError } from '../../errors.js';
 import { ExitCode } from '../../exit-code.js';
-import { findProjectConfig } from '../../gate/project-config.js';
+import { findProjectConfig, type ProjectConfig, type ProjectTelemetry } from '../../gate/project-config.js';
 import { entryFromCapacity } from '../../history/history-entry.js';
 import { DEFAULT_HISTORY_STORE, recordInHistory } from '../../history/open-history-store.js';
 import { capacityHtmlDocument } from '../../reports/capacity-html.js';
@@ -56,7 +56,10 @@ Measures a short sample of the reference pipeline on this host (with the simulat
   --prometheus URL         read what the team's own pipeline did from Prometheus (e.g.
                            http://127.0.0.1:9090): per stage jobs/s, seconds per job, slots, rows in
                            flight, queue wait and backlog; the LLM's 429s; CPU and memory per row.
-                           Every figure names the PromQL it came from (docs/capacity-from-telemetry.md)
+                           Every figure names the PromQL it came from (docs/capacity-from-telemetry.md).
+                           Default: the "telemetry" of ./headroom.config.json (or --config FILE)
+  --config FILE            the project file whose telemetry (and hostProfile) to use
+  --reference              sample headroom's reference pipeline even beside a project file
   --window D               the span read, ending now (default 15m; 90s, 1h…)
   --at T                   end the window at T (unix seconds or ISO 8601) instead of now
   --preset NAME            the metric names to read: ${Object.keys(TELEMETRY_PRESETS).join(', ')} (default headroom)
@@ -106,7 +109,9 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       record: { type: 'boolean', default: false },
       'history-store': { type: 'string' },
       prometheus: { type: 'string' },
-      window: { type: 'string', default: '15m' },
+      window: { type: 'string' },
+      config: { type: 'string' },
+      reference: { type: 'boolean', default: false },
       at: { type: 'string' },
       preset: { type: 'string' },
       mapping: { type: 'string' },
@@ -139,11 +144,20 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       );
   }
   if (values.declared && values.sample) throw new UsageInvalidError('give --declared or --sample, not both');
-  // A project file's host profile applies when no flag names one (a path there is from the file's folder).
-  const project = values['host-profile'] ? undefined : await findProjectConfig(process.cwd());
+  if (
+    values.reference &&
+    (values.declared || values.sample || values.prometheus !== undefined || values.config)
+  )
+    throw new UsageInvalidError(
+      '--reference samples the reference pipeline: not with --declared, --sample, --prometheus or --config',
+    );
+  // The project file: its host profile applies when no flag names one, and its telemetry is where
+  // the team's own pipeline is read when no other source is named (paths are from its folder).
+  const project = values.reference ? undefined : await findProjectConfig(process.cwd(), values.config);
+  const telemetry = telemetrySource(values, project);
   const profileSpec =
     values['host-profile'] ??
-    (project?.hostProfile
+    (project?.hostProfile !== undefined
       ? BUNDLED_HOST_PROFILES.includes(project.hostProfile)
         ? project.hostProfile
         : path.resolve(project.rootDir, project.hostProfile)
@@ -158,7 +172,7 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
   let sample: PipelineSample | undefined;
   // The measured mode's page, finished once the fit is made.
   let finishDashboard: CommandDashboard | undefined;
-  if (values.prometheus !== undefined) {
+  if (telemetry) {
     if (values.dashboard !== undefined && !(values.eta && values.follow))
       throw new UsageInvalidError(
         '--dashboard with --prometheus draws the time left as it is read again: add --eta --follow',
@@ -171,11 +185,12 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       throw new UsageInvalidError(
         '--scraping-concurrency, --ai-concurrency and --sample-seconds shape a sample; with --prometheus the slots are read',
       );
-    const reader = new PrometheusApi(values.prometheus);
-    const mapping = await loadTelemetryMapping({ preset: values.preset, file: values.mapping });
+    const reader = new PrometheusApi(telemetry.prometheus);
+    const mapping = await loadTelemetryMapping({ preset: telemetry.preset, file: telemetry.mapping });
     const atS = values.at === undefined ? undefined : parseInstant(values.at);
     const here = describeHost();
-    const read = () => observe(reader, mapping, { window: values.window, atS });
+    const window = telemetry.window;
+    const read = () => observe(reader, mapping, { window, atS });
     if (values.follow && (!values.eta || values.at !== undefined))
       throw new UsageInvalidError(
         '--follow reads the time left again and again: it goes with --eta, without --at',
@@ -186,7 +201,7 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       // The live page: the time left and the rows left at each reading.
       const dashboard = await openCommandDashboard(values, io, {
         title: 'headroom capacity: time left',
-        subtitle: `${values.prometheus}, ${mapping.name}, the ${values.window} before each reading`,
+        subtitle: `${telemetry.prometheus}, ${mapping.name}, the ${window} before each reading`,
       });
       try {
         const code = await followEta(read, io, { refreshS, maxS, json: values.json }, (atS, eta) =>
@@ -244,6 +259,10 @@ export async function capacityCommand(argv: string[], io: CliIo): Promise<ExitCo
       throw new UsageInvalidError(`--rows is needed: ${values.declared} has no "rows"`);
     report = capacityFromDeclared(declared, values.declared, common);
   } else {
+    if (project && !values.sample)
+      throw new UsageInvalidError(
+        `${project.file} describes your service: capacity reads its pipeline from Prometheus. Add "telemetry": { "prometheus": "http://…:9090", "preset": "celery" } (or "mapping": FILE) to it, or pass --prometheus URL; --declared FILE takes your stage rates from a file, and --reference samples headroom's reference pipeline instead`,
+      );
     if (rows === undefined) throw new UsageInvalidError('--rows is needed, e.g. --rows 500000');
     if (values.sample) {
       // Schema-checked here (HRM_SAMPLE_INVALID names the file and the field); a valid sample that
@@ -444,4 +463,42 @@ export function renderCapacityText(r: CapacityReport): string {
       `  (measured on ${h.cores} cores shared by the pipeline and the simulators: figures are for this host)`,
     );
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Where the team's pipeline is read: --prometheus (with --preset/--mapping/--window), else the
+ * project file's telemetry (flags still override its preset, mapping and window), unless another
+ * source (--declared, --sample) is named. None: the reference pipeline is sampled or a file read.
+ */
+function telemetrySource(
+  values: {
+    prometheus?: string;
+    preset?: string;
+    mapping?: string;
+    window?: string;
+    declared?: string;
+    sample?: string;
+  },
+  project: ProjectConfig | undefined,
+): ProjectTelemetry | undefined {
+  if (values.prometheus !== undefined)
+    return defined({
+      prometheus: values.prometheus,
+      preset: values.preset,
+      mapping: values.mapping,
+      window: values.window ?? '15m',
+    }) as ProjectTelemetry;
+  const t = project?.telemetry;
+  if (!t || values.declared || values.sample) {
+    if (values.preset || values.mapping || values.window)
+      throw new UsageInvalidError('--preset, --mapping and --window read Prometheus: add --prometheus URL');
+    return undefined;
+  }
+  const byFlag = values.preset !== undefined || values.mapping !== undefined;
+  return defined({
+    prometheus: t.prometheus,
+    preset: byFlag ? values.preset : t.preset,
+    mapping: byFlag ? values.mapping : t.mapping && path.resolve(project.rootDir, t.mapping),
+    window: values.window ?? t.window,
+  }) as ProjectTelemetry;
 }

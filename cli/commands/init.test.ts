@@ -41,6 +41,29 @@ describe('headroom init', () => {
     expect(again.err).toContain('exists already; edit it, or pass --force');
   });
 
+  it('writes the telemetry capacity reads when given a Prometheus, and names a bad preset', async () => {
+    const io = capturedIo();
+    const args = ['init', '--dir', dir, '--force', '--start', 'x', '--suite', 'api-stress'];
+    expect(
+      await main([...args, '--prometheus', 'http://127.0.0.1:9090', '--preset', 'celery'], io),
+      io.err,
+    ).toBe(0);
+    const config = await loadProjectConfig(path.join(dir, 'headroom.config.json'));
+    expect(config.telemetry).toEqual({
+      prometheus: 'http://127.0.0.1:9090',
+      preset: 'celery',
+      window: '15m',
+    });
+    const bad = capturedIo();
+    expect(await main([...args, '--prometheus', 'http://127.0.0.1:9090', '--preset', 'sidekiq'], bad)).toBe(
+      2,
+    );
+    expect(bad.err).toContain('/telemetry/preset: must be one of headroom, celery, bullmq');
+    const alone = capturedIo();
+    expect(await main([...args, '--preset', 'celery'], alone)).toBe(2);
+    expect(alone.err).toContain('--preset names the metrics of --prometheus URL');
+  });
+
   it('asks for the start command by flag when stdin is not a terminal', async () => {
     const io = capturedIo();
     expect(await main(['init', '--dir', dir, '--force'], io)).toBe(2);

@@ -17,6 +17,8 @@ ready path when they are not given and the terminal is interactive.
   --ready PATH       path that answers 2xx once the service is up (default /health)
   --base-url URL     what scenario paths are relative to (default http://127.0.0.1:\${port})
   --suite LIST       comma-separated scenario files or library names (default: writes ${STARTER_SCENARIO})
+  --prometheus URL   the Prometheus that scrapes your pipeline, for "headroom capacity"
+  --preset NAME      its metric names: headroom, celery or bullmq (default headroom)
   --dir D            the folder to write into (default this one)
   --force            replace an existing ${PROJECT_CONFIG_FILE}
 `;
@@ -31,6 +33,8 @@ export async function initCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       ready: { type: 'string' },
       'base-url': { type: 'string' },
       suite: { type: 'string' },
+      prometheus: { type: 'string' },
+      preset: { type: 'string' },
       force: { type: 'boolean', default: false },
       dir: { type: 'string' },
     },
@@ -49,6 +53,8 @@ export async function initCommand(argv: string[], io: CliIo): Promise<ExitCode> 
     }
   }
   if (!start) throw new UsageInvalidError('init needs --start CMD: the command that runs your service');
+  if (values.preset !== undefined && values.prometheus === undefined)
+    throw new UsageInvalidError('--preset names the metrics of --prometheus URL: give both');
   const written = await initProject(
     values.dir ?? process.cwd(),
     {
@@ -56,6 +62,7 @@ export async function initCommand(argv: string[], io: CliIo): Promise<ExitCode> 
       ready: ready ?? '/health',
       ...(values.build ? { build: values.build } : {}),
       ...(values['base-url'] ? { baseUrl: values['base-url'] } : {}),
+      ...(values.prometheus ? { prometheus: values.prometheus, preset: values.preset ?? 'headroom' } : {}),
       ...(values.suite
         ? {
             suite: values.suite

@@ -65,6 +65,8 @@ interface RunCase {
   presets?: Array<string | TelemetryMapping>;
   /** Record Prometheus's answers here (fixtures for the unit tests) when HEADROOM_RECORD_FIXTURES=1. */
   fixtures?: string;
+  /** Runs after the observation, while rows are still left (given Prometheus's URL and the window). */
+  whileRunning?: (prometheus: string, window: string) => Promise<void>;
 }
 
 /**
@@ -79,8 +81,6 @@ export interface PipelineCase extends RunCase {
    * window, so its counters reset (the recorded answers then show rate() across a reset).
    */
   restartWorker?: boolean;
-  /** Runs after the observation, while rows are still left (given Prometheus's URL and the window). */
-  whileRunning?: (prometheus: string, window: string) => Promise<void>;
 }
 
 /**
@@ -350,6 +350,7 @@ export async function celeryRun(c: CeleryCase, defer: Defer): Promise<ObservedRu
   // The first seconds are not the steady rate: the worker processes open their connections.
   const window = `${Math.floor(t1 - t0 - c.warmupS)}s`;
   const readings = await readPresets(reader, c.presets ?? ['celery'], window, t1, c.rows);
+  await c.whileRunning?.(prometheus.url, window);
   await until('every row finished', async () => (await progress()).completed, outputs, 300_000);
   const actualS = Date.now() / 1000 - t1;
   if (c.fixtures) await recordFixtures(c.fixtures, prometheus.url, window, t1, actualS, recorded);
