@@ -305,6 +305,24 @@ describe('issue 14: forecasts that hold on any world', () => {
     );
   });
 
+  it("reads a combined window below the stages alone as shared CPU when the sample ran without the provider's limits", () => {
+    // Stages alone: the AI stage's 2,000 rows/s at its 4,000 slots. The provider: 19,680,000
+    // tokens/min ÷ 410 = 800 rows/s. The combined window: 1,000 rows/s.
+    const s = sample({ throughputRps: 1000, tokens: { prompt: 290, completion: 120, messages: 20_000 } });
+    s.world.llmTpm = 19_680_000;
+    // Windows run under the limit may have been held by it: no calibration against 800 rows/s.
+    const under = capacityFromSample(s, { rows: 100_000 });
+    expect(JSON.stringify(under.inputs)).not.toContain('calibrated');
+    // Windows run without it were held by what the stages share: the CPU, calibrated here.
+    s.world.llmLimitsInSample = false;
+    const lifted = capacityFromSample(s, { rows: 100_000 });
+    expect(JSON.stringify(lifted.inputs)).toContain('calibrated');
+    expect(lifted.inputs.llm.source).toContain('lifted while sampling, applied here');
+    // Either way the limit binds and the forecast flows at it.
+    expect(lifted.forecast.bottleneck.kind).toBe('llm-tpm');
+    expect(lifted.forecast.bottleneck.rateRps).toBeCloseTo(800, 6);
+  });
+
   it('takes tokens per message from the AI windows when there is no combined window', () => {
     const s = sample();
     s.world.llmTpm = 600_000;

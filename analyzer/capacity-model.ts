@@ -279,7 +279,11 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     // then the usable CPU under contention, which no isolated stage measurement can show; using it
     // makes the CPU ceiling on this host equal to what the combined window achieved.
     const stageCeiling = Math.min(...stages.map((s) => s.ratePerProcess(s.concurrency)));
-    const llmCeiling = llmBoundRps(sample.world.llmRpm, sample.world.llmTpm, tokens.total);
+    // Only a sample that ran under the provider's limits can have been held by them.
+    const llmCeiling =
+      sample.world.llmLimitsInSample === false
+        ? null
+        : llmBoundRps(sample.world.llmRpm, sample.world.llmTpm, tokens.total);
     const modelled = Math.min(stageCeiling, llmCeiling ?? Number.POSITIVE_INFINITY);
     if (combined.throughputRps < COMBINED_SHORTFALL * modelled && combined.cpuSecondsPerRow > 0) {
       const processCores = combined.throughputRps * combined.cpuSecondsPerRow;
@@ -378,7 +382,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
       tpm: sample.world.llmTpm ?? null,
       tokensPerMessage: tokens.total,
       promptTokensPerMessage: tokens.prompt,
-      source: `${source}: the simulated LLM's limits; tokens per message ${tokens.source}`,
+      source: `${source}: the simulated LLM's limits${sample.world.llmLimitsInSample === false && (sample.world.llmRpm || sample.world.llmTpm) ? ' (lifted while sampling, applied here)' : ''}; tokens per message ${tokens.source}`,
     },
     fillS,
     measuredRate,

@@ -100,6 +100,11 @@ export interface SampledWorld {
   /** Provider rate limits enforced by the LLM simulator (requests and tokens per minute). */
   llmRpm?: number;
   llmTpm?: number;
+  /**
+   * false: the sample ran without `llmRpm`/`llmTpm` enforced (the model applies them); absent in
+   * samples taken before, whose windows ran under them.
+   */
+  llmLimitsInSample?: boolean;
 }
 
 export interface PipelineSample {

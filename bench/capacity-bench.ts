@@ -1,5 +1,5 @@
 /**
- * npm run bench:capacity [-- --seed 1 --worlds 8 --sample-seconds 75 --host --host-only --out DIR]
+ * npm run bench:capacity [-- --seed 1 --worlds 8 --only w2,w8 --sample-seconds 75 --host --host-only --out DIR]
  *
  * Checks capacity forecasts on worlds drawn at random (seeded) over wide ranges, not on worlds
  * chosen by hand. For each world: takes a pipeline sample, picks the rows so the real run lasts
@@ -11,6 +11,9 @@
  * latency-bound at low concurrency, AI latency-bound at low concurrency, faulty sites, anything,
  * high concurrency), each kind's parameters at random within the ranges below; so every draw of 8
  * holds the cases a forecast has to get right, and no parameter is picked by hand.
+ *
+ * --only: of the worlds drawn, run these (by name, w1…wN); the others are drawn all the same, so
+ * a world is the same world whether it runs alone or with the rest.
  *
  * --host: the host projection checked the same way. A sample on both cores projected onto a one-core
  * profile against a real run pinned to core 0 (`taskset -c 0`), and the reverse: a sample pinned to
@@ -82,6 +85,7 @@ const { values } = parseArgs({
   options: {
     seed: { type: 'string', default: '1' },
     worlds: { type: 'string', default: String(ROTATION.length) },
+    only: { type: 'string' },
     'sample-seconds': { type: 'string', default: '75' },
     host: { type: 'boolean', default: false },
     'host-only': { type: 'boolean', default: false },
@@ -431,7 +435,14 @@ if (!values['host-only']) {
   const worlds = Array.from({ length: worldCount }, (_, i) =>
     drawWorld(random, ROTATION[i % ROTATION.length]!, i),
   );
-  for (const w of worlds) outcomes.push(await checkWorld(w, random));
+  const only = values.only?.split(',').map((n) => n.trim());
+  for (const w of worlds) {
+    if (only && !only.some((n) => w.name === n || w.name.startsWith(`${n}-`))) {
+      random.next(); // the draw of its run's length, which the worlds after it must not take
+      continue;
+    }
+    outcomes.push(await checkWorld(w, random));
+  }
   outcomes.sort((a, b) => Math.abs(a.errorPct) - Math.abs(b.errorPct));
   console.log(
     `Summary, seed ${seed} (2 cores shared by pipeline, simulators and other work; load = 1-min load average at sample / run):`,

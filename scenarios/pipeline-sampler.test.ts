@@ -19,7 +19,8 @@ describe('samplePipeline on a small configuration', () => {
 
   beforeAll(async () => {
     sample = await samplePipeline({
-      simulators: FAST_WORLD,
+      // A provider limit far below what the AI stage does: the sample measures the stage without it.
+      simulators: { ...FAST_WORLD, llm: { ...FAST_WORLD.llm, rateLimit: { requestsPerMinute: 600 } } },
       sampleSeconds: 40,
       windowS: 2,
       combinedWindowS: 5,
@@ -47,6 +48,13 @@ describe('samplePipeline on a small configuration', () => {
     }
   });
 
+  it("measures the AI stage and the combined window without the provider's per-minute limit, which the model applies", () => {
+    // 600 requests/min is 10/s; 40 slots at ~0.2 s a message do about 200/s.
+    expect(points(sample, 'ai')[1]!.throughputRps).toBeGreaterThan(50);
+    expect(sample.combined!.throughputRps).toBeGreaterThan(20);
+    expect(points(sample, 'ai').every((p) => (p.failedItems ?? 0) === 0)).toBe(true);
+  });
+
   it('finds more throughput at four times the concurrency while the sites are the limit', () => {
     const [low, high] = points(sample, 'scrape');
     expect(high!.throughputRps).toBeGreaterThan(low!.throughputRps * 2);
@@ -72,6 +80,8 @@ describe('samplePipeline on a small configuration', () => {
       colocatedSimulators: true,
       siteLatencyMedianMs: 100,
       llmTtftMs: 100,
+      llmRpm: 600,
+      llmLimitsInSample: false,
     });
     expect(sample.durationMs).toBeLessThanOrEqual(40_000);
     expect(() => checkPipelineSample(sample, 'sample')).not.toThrow();
