@@ -195,14 +195,16 @@ describe('capacity model from a sample', () => {
     // A seconds-long combined window cannot see a per-minute limit: it did 1,950 rows/s. 30,000
     // requests/min binds (500 rows/s sustained). 50,000 rows: the first 30,000 pass at 1,950 rows/s
     // in 15.4 s, the window reopens at 60 s, the last 20,000 take 20,000 ÷ 1,950 = 10.256 s:
-    // 70.256 s of flow (711.7 rows/s on average), + 0.50008 s fill and drain = 70.756 s.
+    // 70.256 s of flow (711.7 rows/s on average). The flow counts admissions: the first waits for
+    // the fill before the AI stage (2.5 s − 2 s in ai and after = 0.5 s), the last still needs its
+    // 2 s in the AI stage (+ 0.00008 s write): 70.256 + 2.50008 = 72.756 s.
     // R ÷ 500 + fill would say 100.5 s.
     const s = sample({});
     s.world.llmRpm = 30_000;
     const report = capacityFromSample(s, { rows: 50_000, targetRateRps: 1000 });
     expect(report.forecast.bottleneck).toMatchObject({ kind: 'llm-rpm', stage: 'ai', rateRps: 500 });
     expect(report.forecast.rateRps).toBeCloseTo(50_000 / (60 + 20_000 / 1950), 9);
-    expect(report.forecast.totalS).toBeCloseTo(70.7565, 3);
+    expect(report.forecast.totalS).toBeCloseTo(72.7565, 3);
     expect(report.forecast.rateSource).toContain('1 whole minute of 30,000 rows, then 20,000 rows');
     expect(report.forecast.bottleneck.advice).toContain('60,000 requests/min');
     expect(report.notes.join(' ')).toContain('rows wait for the provider');
@@ -464,14 +466,57 @@ describe('a per-minute LLM limit over R rows', () => {
     expect(rateLimitedSeconds(50_000, 400, 30_000)).toBeCloseTo(125, 9);
   });
 
-  it("clears the queue at the AI stage's own rate when the scrapers bind, never before R ÷ their rate", () => {
-    // 8,299 rows, 5,253 per minute, scrapers at 116.5 rows/s, the AI stage alone at 1,100 rows/s:
-    // by 60 s the scrapers have queued rows for it, the last 3,046 pass in 2.8 s, but the scrapers
-    // need 8,299 ÷ 116.5 = 71.2 s for every row: 71.2 s, not 60 + 3,046 ÷ 116.5 = 86.1 s.
-    expect(rateLimitedSeconds(8299, 116.5, 5253, 1100)).toBeCloseTo(8299 / 116.5, 9);
-    expect(rateLimitedSeconds(8299, 116.5, 5253)).toBeCloseTo(60 + 3046 / 116.5, 9);
-    // A limit far below: the minutes dominate, the burst only shortens the last one.
-    expect(rateLimitedSeconds(30_000, 116.5, 2_000, 1100)).toBeCloseTo(60 * 14 + 2_000 / 1100, 9);
+  it('ends with whichever is later: the last admitted row through the AI stage, or the pipeline without the limit and its drain', () => {
+    // 1,000 rows/s allowed (60,000/min); the pipeline does 1,950 alone.
+    const limitedBy = (s: PipelineSample) => {
+      s.world.llmRpm = 60_000;
+      s.world.llmLimitsInSample = false;
+      return s;
+    };
+    // 100,000 rows: one whole minute, then 40,000 rows as the window frees them, at 1,950 rows/s.
+    const many = capacityFromSample(limitedBy(sample({})), { rows: 100_000 }).forecast;
+    expect(many.fillAndDrainS.source).toMatch(/^from the last admission: /);
+    expect(many.totalS).toBeCloseTo(60 + 40_000 / 1950 + many.fillAndDrainS.value, 6);
+    expect(many.rateSource).toContain('40,000 rows as the window frees them, at the pace they were admitted');
+    expect(many.totalS).toBeGreaterThan(capacityFromSample(sample({}), { rows: 100_000 }).forecast.totalS);
+    // Rows that hang for the scraper's 20 s timeout, and 500 rows past the first minute at 1,100
+    // rows/s: the limited run would end at 60 s + 0.5 s + the AI tail, but the pipeline without the
+    // limit needs 60,500 ÷ 1,100 = 55 s and the hanging rows' drain: that is the run.
+    const hanging = (s: PipelineSample) => {
+      s.world = { ...s.world, faultRate: 0.08, siteLatencyMedianMs: 300, siteLatencySigma: 0.5 };
+      return s;
+    };
+    const free = capacityFromSample(hanging(sample({ throughputRps: 1100 })), { rows: 60_500 }).forecast;
+    const few = capacityFromSample(limitedBy(hanging(sample({ throughputRps: 1100 }))), {
+      rows: 60_500,
+    }).forecast;
+    expect(free.fillAndDrainS.value).toBeGreaterThan(10);
+    expect(few.totalS).toBeCloseTo(free.totalS, 6);
+    expect(few.bottleneck.kind).toBe('llm-rpm');
+    expect(few.rateSource).toContain('the pipeline without the limit ends later');
+  });
+
+  it('passes rows in waves through an AI stage whose slots fill at once and whose calls take a fixed time', () => {
+    // 1,000 AI slots at 2 s a call = 500 rows/s; the scrapers (4,286 rows/s) fill them in 0.23 s.
+    const waved = (rows: number) => {
+      const s = sample({ throughputRps: 500 });
+      s.combined!.concurrency.ai = 1000;
+      return capacityFromSample(s, { rows }).forecast;
+    };
+    // 2,500 rows: three waves of 2 s (the third half full), not 2,500 ÷ 500 = 5 s.
+    const f = waved(2_500);
+    expect(f.bottleneck).toMatchObject({ kind: 'stage', stage: 'ai', regime: 'latency-bound' });
+    expect(f.totalS - f.fillAndDrainS.value).toBeCloseTo(6, 9);
+    expect(f.rateSource).toContain('⌈R ÷ 1,000⌉ = 3 waves of 2.00 s');
+    // Whole waves: the same as the fluid rate.
+    expect(waved(3_000).totalS - waved(3_000).fillAndDrainS.value).toBeCloseTo(6, 9);
+    // Calls whose time varies (p95 twice the median) blur the waves: the fluid rate.
+    const s = sample({ throughputRps: 500 });
+    s.combined!.concurrency.ai = 1000;
+    for (const p of s.stages.find((m) => m.stage === 'ai')!.points)
+      p.externalLatencyMs = { p50: 1500, p95: 3000, mean: 2000 };
+    const blurred = capacityFromSample(s, { rows: 2_500 }).forecast;
+    expect(blurred.totalS - blurred.fillAndDrainS.value).toBeCloseTo(5, 9);
   });
 
   it('tends to R ÷ (limit per minute ÷ 60) for R far above the limit', () => {

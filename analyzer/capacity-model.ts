@@ -569,20 +569,58 @@ function drainTails(
  * Measured (50,000 rows, 30,000/min, X ≈ 1,589 rows/s): 60 + 20,000 ÷ 1,589 + 2.6 s fill = 75.2 s
  * against 72.9 s for real, where R ÷ 500 + fill gives 102.6 s.
  */
-export function rateLimitedSeconds(
-  rows: number,
-  unlimitedRps: number,
-  perMinute: number,
-  burstRps = unlimitedRps,
-): number {
+export function rateLimitedSeconds(rows: number, unlimitedRps: number, perMinute: number): number {
   if (unlimitedRps * 60 <= perMinute) return rows / unlimitedRps;
   const minutes = Math.max(0, Math.ceil(rows / perMinute) - 1);
-  // The stages before the AI stage do not wait for the provider: they go on at the pipeline's rate
-  // and queue rows for it. When the AI stage alone is faster than the pipeline (the scrapers bind),
-  // the last burst clears that queue at the AI stage's own rate, and the run cannot end before the
-  // scrapers have delivered every row: R ÷ X.
-  const burst = Math.max(unlimitedRps, burstRps);
-  return Math.max(rows / unlimitedRps, 60 * minutes + (rows - minutes * perMinute) / burst);
+  // Rows queued for the AI stage while it waited (the scrapers do not wait for the provider) do not
+  // pass any faster once a minute opens: the window frees at the pace of the admissions it drops.
+  return 60 * minutes + (rows - minutes * perMinute) / unlimitedRps;
+}
+
+/**
+ * A latency-bound AI stage whose slots all start at once and whose calls all take about as long
+ * passes rows in waves of its slots: R rows take ⌈R ÷ N⌉ calls' time, not R ÷ N of them (the fluid
+ * rate), a difference of up to one call (bench:capacity w7: 5.6 waves of 8 s took 6). The slots
+ * start together when the stages before fill them within a quarter of one call; the calls take
+ * about as long when their p95 is within 25 % of their median (the simulated LLM's calls take a
+ * fixed time). Otherwise the waves blur into the fluid rate, and null.
+ */
+function wavesOf(
+  input: CapacityModelInput,
+  binding: CapacityBound,
+  processes: number,
+): { slots: number; why: string } | null {
+  if (binding.kind !== 'stage' || binding.stage !== 'ai' || binding.regime !== 'latency-bound') return null;
+  const ai = input.stages.find((s) => s.stage === 'ai');
+  const scrape = input.stages.find((s) => s.stage === 'scrape');
+  if (!ai?.secondsPerRow || !scrape) return null;
+  const lat = ai.externalLatencyMs;
+  const steady = lat ? lat.p95 <= 1.25 * lat.p50 : input.mode === 'measured' && input.colocatedSimulators;
+  if (!steady) return null;
+  const slots = ai.concurrency * processes;
+  const fillS = slots / (scrape.ratePerProcess(scrape.concurrency) * processes);
+  const callS = ai.secondsPerRow.value;
+  if (fillS > callS / 4) return null;
+  return {
+    slots,
+    why: `the scrapers fill the AI stage's ${fmt(slots)} slots in ${fmt(fillS, 2)} s of a ${fmt(callS, 2)} s call, ${lat ? `whose p95 is ${fmt(lat.p95 / lat.p50, 2)} × its median` : 'which takes a fixed time in the simulated world'}`,
+  };
+}
+
+/**
+ * Under a provider's limit, from a row's admission by the provider to the end of the run: the fill
+ * before the AI stage (the first admission waits for the first scraped row) and the last admitted
+ * row's path through the AI stage and after (its tail, all of it: the admission clock does not
+ * already count one AI call, as R ÷ X counts a stage's time per row).
+ */
+function admittedToDone(input: CapacityModelInput): Traced {
+  const ai = input.stages.find((s) => s.stage === 'ai');
+  const f = fillAndDrain(input, ai ? 'ai' : null);
+  const inside = ai?.secondsPerRow?.value ?? 0;
+  return {
+    value: f.value + inside,
+    source: `from the last admission: ${f.source}, + ${fmt(inside, 2)} s (the AI stage's time per row is not inside the admissions' pace)`,
+  };
 }
 
 function nearestPoint(points: StagePoint[], concurrency: number): number {
@@ -1008,45 +1046,54 @@ function evaluateHost(
   // cannot see a per-minute limit (the sliding minute still has room in it).
   // (A tie names the provider: a window that already ran at the limit was held by it.)
   const limited = llmBound !== null && llmBound.rateRps <= unlimitedRps;
-  // Once a minute opens, the rows queued for the AI stage pass at its own rate, as far as the
-  // shared limits (the cores, the one process) allow: not slower than the pipeline's rate.
-  const aiOwn = others.filter(
-    (b) => (b.kind === 'stage' && b.stage === 'ai') || b.kind === 'cpu' || b.kind === 'process',
-  );
-  const upstreamBinds =
-    unlimitedBinding.kind === 'stage' &&
-    (unlimitedBinding.stage === 'scrape' || unlimitedBinding.stage === 'ingest');
-  const burstRps =
-    upstreamBinds && aiOwn.length
-      ? Math.max(unlimitedRps, Math.min(...aiOwn.map((b) => b.rateRps)))
-      : unlimitedRps;
   const binding = limited ? llmBound : unlimitedBinding;
-  const flowS = limited
-    ? rateLimitedSeconds(input.rows, unlimitedRps, llmBound.rateRps * 60, burstRps)
-    : input.rows / unlimitedRps;
+  const perMinute = limited ? llmBound.rateRps * 60 : 0;
+  // Without the limit: R ÷ X, and the fill and drain of the pipeline without it (rows held by
+  // hanging sites included). Under it the provider admits a minute's rows at X, then waits for the
+  // window to slide; the run ends when the last admitted row is through the AI stage and after.
+  // The two overlap, and whichever ends later is the run: a last minute shorter than the hanging
+  // rows' hold ends when they do.
+  const unlimitedFillAndDrain = fillAndDrain(input, bottleneckStageOf(unlimitedBinding));
+  const afterAdmission = limited ? admittedToDone(input) : null;
+  const waves = wavesOf(input, unlimitedBinding, processes);
+  const freeFlow = (unlimited: number) =>
+    waves ? Math.ceil(input.rows / waves.slots) * (waves.slots / unlimited) : input.rows / unlimited;
+  const totalAt = (unlimited: number) => {
+    const free = freeFlow(unlimited) + unlimitedFillAndDrain.value;
+    return afterAdmission && limited
+      ? Math.max(free, rateLimitedSeconds(input.rows, unlimited, perMinute) + afterAdmission.value)
+      : free;
+  };
+  const limitedEnds =
+    afterAdmission !== null &&
+    rateLimitedSeconds(input.rows, unlimitedRps, perMinute) + afterAdmission.value >
+      freeFlow(unlimitedRps) + unlimitedFillAndDrain.value;
+  const fillAndDrainS = limitedEnds ? afterAdmission! : unlimitedFillAndDrain;
+  const flowS = limitedEnds
+    ? rateLimitedSeconds(input.rows, unlimitedRps, perMinute)
+    : freeFlow(unlimitedRps);
   const rateRps = input.rows / flowS;
   // The measured rate's interval carries into the flow's: a faster pipeline fills the provider's
   // minute sooner, a slower one takes longer, whichever bound then holds.
   const ri = measuredRate && others.length > 0 ? input.measuredRateInterval : null;
-  const flowAt = (unlimited: number) =>
-    limited
-      ? rateLimitedSeconds(input.rows, unlimited, llmBound.rateRps * 60, Math.max(burstRps, unlimited))
-      : input.rows / unlimited;
-  const flowIntervalS = ri ? { low: flowAt(ri.high), high: flowAt(ri.low) } : null;
-  const unlimitedSource = measuredRate
-    ? measuredRate.source
-    : `lowest bound: ${unlimitedBinding.kind}${unlimitedBinding.stage ? ` (${unlimitedBinding.stage})` : ''}`;
-  const perMinute = limited ? llmBound.rateRps * 60 : 0;
+  const flowIntervalS = ri
+    ? { low: totalAt(ri.high) - fillAndDrainS.value, high: totalAt(ri.low) - fillAndDrainS.value }
+    : null;
+  const unlimitedSource =
+    (measuredRate
+      ? measuredRate.source
+      : `lowest bound: ${unlimitedBinding.kind}${unlimitedBinding.stage ? ` (${unlimitedBinding.stage})` : ''}`) +
+    (waves
+      ? `; in waves: ${waves.why}, so ${fmt(input.rows)} rows take ⌈R ÷ ${fmt(waves.slots)}⌉ = ${fmt(Math.ceil(input.rows / waves.slots))} waves of ${fmt(waves.slots / unlimitedRps, 2)} s`
+      : '');
   const wholeMinutes = limited ? Math.max(0, Math.ceil(input.rows / perMinute) - 1) : 0;
   const rateSource = limited
     ? `the LLM provider's ${fmt(perMinute)} rows per sliding minute (${llmBound.kind}): ${fmt(wholeMinutes)} whole minute${wholeMinutes === 1 ? '' : 's'} of ${fmt(perMinute)} rows, ` +
-      `then ${fmt(input.rows - wholeMinutes * perMinute)} rows at ${burstRps > unlimitedRps ? `the AI stage's own ${fmt(burstRps, 1)} rows/s (rows queued for it while the scrapers went on at ${fmt(unlimitedRps, 1)} rows/s, ${unlimitedSource}; never before R ÷ that)` : `the unlimited ${fmt(unlimitedRps, 1)} rows/s (${unlimitedSource})`} = ${fmt(flowS, 1)} s for ${fmt(input.rows)} rows, ` +
+      `then ${fmt(input.rows - wholeMinutes * perMinute)} rows as the window frees them, at the pace they were admitted: the unlimited ${fmt(unlimitedRps, 1)} rows/s (${unlimitedSource})` +
+      `${limitedEnds ? '' : `; the pipeline without the limit ends later (R ÷ that + its drain), and so the run`} = ${fmt(flowS, 1)} s for ${fmt(input.rows)} rows, ` +
       `${fmt(rateRps, 1)} rows/s on average (${fmt(llmBound.rateRps, 1)} rows/s sustained)`
     : unlimitedSource;
   const bottleneck: Bottleneck = { ...binding, advice: adviceFor(binding, input, host) };
-  // Once the limit's last minute opens, the last rows flow at the unlimited rate: fill and drain
-  // are those of the pipeline without the limit.
-  const fillAndDrainS = fillAndDrain(input, bottleneckStageOf(unlimitedBinding));
   const cpu = hostCpuPerRow(input, host);
   const cpuUtilisation = cpu === null ? null : (rateRps * cpu) / host.cores;
   const memoryUsed = memoryAt(input, processes, (s) =>
