@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SampleUnusableError } from '../errors.js';
 import { normalQuantile } from '../pipeline/sim/normal-quantile.js';
 import {
+  admissionSeconds,
   capacityFromSample,
   combinedRateInterval,
   rateLimitedSeconds,
@@ -432,6 +433,52 @@ describe('issue 14: forecasts that hold on any world', () => {
     expect(report.forecast.fillAndDrainS.source).toMatch(/total timeout 20 s/);
     const clean = capacityFromSample({ ...s, world: { ...s.world, faultRate: 0 } }, { rows: 10_000 });
     expect(report.forecast.fillAndDrainS.value - clean.forecast.fillAndDrainS.value).toBeGreaterThan(15);
+  });
+});
+
+describe('hanging sites at the start of a run', () => {
+  it('admits rows at the clean rate first, slowing to the steady rate over one hold, worked by hand', () => {
+    // From 196 rows/s to 76.5 over 20.5 s: A(τ) = 196 τ − 2.9146 τ² until 20.5 s (2,793.1 rows).
+    const start = { rps: 196, overS: 20.5 };
+    const a = (196 - 76.5) / 41;
+    expect(admissionSeconds(2_007, 76.5, start)).toBeCloseTo(
+      (196 - Math.sqrt(196 ** 2 - 4 * a * 2_007)) / (2 * a),
+      9,
+    );
+    expect(admissionSeconds(2_007, 76.5, start)).toBeCloseTo(12.60, 2);
+    // Past the hold: the rest at the steady rate.
+    expect(admissionSeconds(4_938, 76.5, start)).toBeCloseTo(20.5 + (4_938 - 2_793.125) / 76.5, 9);
+    // No start faster than the steady rate: R ÷ rate.
+    expect(admissionSeconds(4_938, 76.5)).toBeCloseTo(4_938 / 76.5, 9);
+    expect(admissionSeconds(4_938, 76.5, { rps: 70, overS: 20 })).toBeCloseTo(4_938 / 76.5, 9);
+    // Under a limit, the last minute's rows are freed at the first minute's pace.
+    expect(rateLimitedSeconds(4_938, 76.5, 2_929, start)).toBeCloseTo(
+      60 + admissionSeconds(2_009, 76.5, start),
+      9,
+    );
+  });
+
+  it('takes a combined window slowed by hanging sites, with the CPU idle, as the scrapers, not a CPU bound', () => {
+    // 200 scrape slots alone at 0.35 s a row: 571 rows/s; the combined window did 300 with the
+    // process at 300 × 0.4 ms = 0.12 cores. 4 % faults: rows hang for the 20 s timeout.
+    const s = sample({ throughputRps: 300 });
+    s.combined!.concurrency.scrape = 200;
+    s.world = { ...s.world, siteLatencyMedianMs: 300, siteLatencySigma: 0.5, faultRate: 0.04 };
+    const report = capacityFromSample(s, { rows: 30_000 });
+    expect(JSON.stringify(report.inputs)).not.toContain('calibrated');
+    expect(report.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'scrape' });
+    expect(report.stages.find((x) => x.stage === 'scrape')!.capacityRps.source).toContain('lowered ×');
+    // The run starts at the scrapers' clean rate (200 ÷ 0.34 s ≈ 588 rows/s, the AI stage's 2,000
+    // allows it) and slows to 300 over the hold: faster than 30,000 ÷ 300.
+    const flowS = report.forecast.totalS - report.forecast.fillAndDrainS.value;
+    expect(flowS).toBeLessThan(30_000 / 300);
+    expect(flowS).toBeGreaterThan(30_000 / 300 - (20.6 * (588 - 300)) / 2 / 300 - 0.5);
+    expect(report.forecast.rateSource).toContain('starting at');
+    // The same window on a host whose CPU was busy (1.2 cores) is a CPU bound, calibrated.
+    const busy = sample({ throughputRps: 300, cpuSecondsPerRow: 0.004 });
+    busy.combined!.concurrency.scrape = 200;
+    busy.world = s.world;
+    expect(JSON.stringify(capacityFromSample(busy, { rows: 30_000 }).inputs)).toContain('calibrated');
   });
 });
 

@@ -145,6 +145,12 @@ export interface CapacityModelInput {
    * taken as inside R ÷ rate (declared mode, where no latency distribution is known).
    */
   drainTails?: Partial<Record<StageName, Traced>>;
+  /**
+   * Rows whose site hangs hold a scrape slot for `holdS`: from the start of a run the held slots
+   * pile up over one hold, so the scrapers start at their clean rate (slots ÷ `cleanRowS`) and
+   * slow to the steady one. Absent without hanging sites (or in declared and observed modes).
+   */
+  hangingRows?: { holdS: number; cleanRowS: number; source: string };
   combined: CapacityReport['inputs']['combined'];
   notes: string[];
 }
@@ -285,11 +291,29 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
         ? null
         : llmBoundRps(sample.world.llmRpm, sample.world.llmTpm, tokens.total);
     const modelled = Math.min(stageCeiling, llmCeiling ?? Number.POSITIVE_INFINITY);
-    if (combined.throughputRps < COMBINED_SHORTFALL * modelled && combined.cpuSecondsPerRow > 0) {
-      const processCores = combined.throughputRps * combined.cpuSecondsPerRow;
-      const hostCores =
-        combined.throughputRps * (combined.cpuSecondsPerRow + (externalCpuSecondsPerRow?.value ?? 0));
-      const hostShare = hostCores / sample.host.cores;
+    const processCores = combined.throughputRps * combined.cpuSecondsPerRow;
+    const hostShare =
+      (combined.throughputRps * (combined.cpuSecondsPerRow + (externalCpuSecondsPerRow?.value ?? 0))) /
+      sample.host.cores;
+    const scrapeStage = stages.find((s) => s.stage === 'scrape');
+    const held = heldRowSeconds(sample.world);
+    const shortfall = combined.throughputRps < COMBINED_SHORTFALL * modelled && combined.cpuSecondsPerRow > 0;
+    if (shortfall && held && scrapeStage && processCores < 0.7 && hostShare < 0.7) {
+      // Hanging sites hold scrape slots for a timeout each; windows of a few seconds alone do not
+      // reach the steady state where they have piled up, the combined window (whose steady part
+      // starts after a hold) does. With the CPU far from busy, that is what held it back: the
+      // scrapers, whose curve comes down to the combined window, not a CPU bound.
+      const fitted = scrapeStage.ratePerProcess(scrapeStage.concurrency);
+      const scale = combined.throughputRps / fitted;
+      const fit = scrapeStage.fit!;
+      scrapeStage.ratePerProcess = (n) => scale * uslThroughput(fit, n);
+      if (scrapeStage.ceilingPerProcessRps !== null) scrapeStage.ceilingPerProcessRps *= scale;
+      scrapeStage.fitScale = scale;
+      scrapeStage.capacitySource += `, lowered ×${fmt(scale, 2)} to the combined window's ${fmt(combined.throughputRps, 0)} rows/s (rows held by hanging sites pile up only past a hold; the fit alone gave ${fmt(fitted, 0)})`;
+      notes.push(
+        `All stages at once did ${fmt(combined.throughputRps, 0)} rows/s, below the slowest stage alone (${fmt(modelled, 0)} rows/s), with the CPU far from busy (${fmt(processCores, 2)} cores in the pipeline process, ${fmt(hostShare * 100, 0)} % of the host): the scrapers, whose slots hanging sites hold for ${fmt(held.seconds, 1)} s, are taken at that rate.`,
+      );
+    } else if (shortfall) {
       // A share the user gave is kept; then only the one-process bound can be calibrated.
       if (processCores >= hostShare || opts.usableCpuUtilisation !== undefined) {
         coresPerProcess = {
@@ -388,6 +412,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     measuredRate,
     measuredRateInterval: measuredRate && combined ? combinedRateInterval(combined, source) : null,
     drainTails: drainTails(sample, stages, source),
+    ...hangingRowsOf(sample.world, source),
     combined: combined
       ? {
           throughputRps: combined.throughputRps,
@@ -569,12 +594,18 @@ function drainTails(
  * Measured (50,000 rows, 30,000/min, X ≈ 1,589 rows/s): 60 + 20,000 ÷ 1,589 + 2.6 s fill = 75.2 s
  * against 72.9 s for real, where R ÷ 500 + fill gives 102.6 s.
  */
-export function rateLimitedSeconds(rows: number, unlimitedRps: number, perMinute: number): number {
+export function rateLimitedSeconds(
+  rows: number,
+  unlimitedRps: number,
+  perMinute: number,
+  start?: { rps: number; overS: number },
+): number {
   if (unlimitedRps * 60 <= perMinute) return rows / unlimitedRps;
   const minutes = Math.max(0, Math.ceil(rows / perMinute) - 1);
-  // Rows queued for the AI stage while it waited (the scrapers do not wait for the provider) do not
-  // pass any faster once a minute opens: the window frees at the pace of the admissions it drops.
-  return 60 * minutes + (rows - minutes * perMinute) / unlimitedRps;
+  // Rows queued for the AI stage while it waited (the scrapers do not wait for the provider) pass
+  // no faster once a minute opens than the window frees: at the pace of the admissions it drops,
+  // those of the first minute (which may have started faster: admissionSeconds).
+  return 60 * minutes + admissionSeconds(rows - minutes * perMinute, unlimitedRps, start);
 }
 
 /**
@@ -605,6 +636,73 @@ function wavesOf(
     slots,
     why: `the scrapers fill the AI stage's ${fmt(slots)} slots in ${fmt(fillS, 2)} s of a ${fmt(callS, 2)} s call, ${lat ? `whose p95 is ${fmt(lat.p95 / lat.p50, 2)} × its median` : 'which takes a fixed time in the simulated world'}`,
   };
+}
+
+/**
+ * How fast the pipeline feeds the AI stage at the start of a run, before rows held by hanging
+ * sites pile up: the scrapers' clean rate (slots ÷ a clean page's time), no faster than the AI
+ * stage's own bound, slowing to the steady rate over one hold. Undefined without hanging rows.
+ */
+function cleanStart(
+  input: CapacityModelInput,
+  others: readonly CapacityBound[],
+  processes: number,
+  steadyRps: number,
+): { rps: number; overS: number; why: string } | undefined {
+  const h = input.hangingRows;
+  const scrape = input.stages.find((s) => s.stage === 'scrape');
+  if (!h || !scrape) return undefined;
+  const clean = (scrape.concurrency * processes) / h.cleanRowS;
+  // Every other bound still holds at the start (the AI stage, the CPU, the one process).
+  const cap = others
+    .filter((b) => !(b.kind === 'stage' && b.stage === 'scrape'))
+    .reduce<CapacityBound | null>((low, b) => (low === null || b.rateRps < low.rateRps ? b : low), null);
+  const rps = Math.min(clean, cap?.rateRps ?? Number.POSITIVE_INFINITY);
+  if (rps <= steadyRps * 1.05) return undefined;
+  return {
+    rps,
+    overS: h.holdS,
+    why: `rows held by hanging sites pile up over ${fmt(h.holdS, 1)} s (${h.source}: ${fmt(scrape.concurrency * processes)} slots ÷ ${fmt(h.cleanRowS, 3)} s = ${fmt(clean, 1)} rows/s${cap && cap.rateRps < clean ? `, no more than ${cap.kind}${cap.stage ? ` (${cap.stage})` : ''}'s ${fmt(cap.rateRps, 1)}` : ''})`,
+  };
+}
+
+/** The hold of rows whose site hangs, and a clean row's time, from the sampled world. */
+function hangingRowsOf(
+  world: PipelineSample['world'],
+  source: string,
+): Pick<CapacityModelInput, 'hangingRows'> {
+  const held = heldRowSeconds(world);
+  if (!held || world.siteLatencyMedianMs === undefined) return {};
+  const cleanRowS = (world.siteLatencyMedianMs / 1000) * Math.exp((world.siteLatencySigma ?? 0) ** 2 / 2);
+  return {
+    hangingRows: {
+      holdS: held.seconds,
+      cleanRowS,
+      source: `${source}: world, ${held.source}; a clean page ${fmt(cleanRowS, 3)} s on average`,
+    },
+  };
+}
+
+/**
+ * Seconds until `rows` rows have been admitted by a provider whose window was empty, when the
+ * pipeline feeds it at `steadyRps` but starts faster: with hanging sites the scrapers begin at
+ * their clean rate (capped by the AI stage's own) and slow to the steady rate over one hold, as
+ * held slots pile up (linearly, to first order). The window then frees at that same pace a minute
+ * later, so a limited run's last minute passes its rows this fast (bench:capacity w2: its last
+ * 2,007 rows passed at about 130 rows/s, the steady rate being 76.5). Without them: rows ÷ steadyRps.
+ */
+export function admissionSeconds(
+  rows: number,
+  steadyRps: number,
+  start?: { rps: number; overS: number },
+): number {
+  if (!start || start.rps <= steadyRps || start.overS <= 0) return rows / steadyRps;
+  // A(τ) = s0 τ − (s0 − u) τ² ÷ 2H for τ ≤ H, then u per second.
+  const { rps: s0, overS: h } = start;
+  const atHold = ((s0 + steadyRps) / 2) * h;
+  if (rows >= atHold) return h + (rows - atHold) / steadyRps;
+  const a = (s0 - steadyRps) / (2 * h);
+  return (s0 - Math.sqrt(s0 * s0 - 4 * a * rows)) / (2 * a);
 }
 
 /**
@@ -1055,22 +1153,25 @@ function evaluateHost(
   // rows' hold ends when they do.
   const unlimitedFillAndDrain = fillAndDrain(input, bottleneckStageOf(unlimitedBinding));
   const afterAdmission = limited ? admittedToDone(input) : null;
+  const start = cleanStart(input, others, processes, unlimitedRps);
   const waves = wavesOf(input, unlimitedBinding, processes);
   const freeFlow = (unlimited: number) =>
-    waves ? Math.ceil(input.rows / waves.slots) * (waves.slots / unlimited) : input.rows / unlimited;
+    waves
+      ? Math.ceil(input.rows / waves.slots) * (waves.slots / unlimited)
+      : admissionSeconds(input.rows, unlimited, start);
   const totalAt = (unlimited: number) => {
     const free = freeFlow(unlimited) + unlimitedFillAndDrain.value;
     return afterAdmission && limited
-      ? Math.max(free, rateLimitedSeconds(input.rows, unlimited, perMinute) + afterAdmission.value)
+      ? Math.max(free, rateLimitedSeconds(input.rows, unlimited, perMinute, start) + afterAdmission.value)
       : free;
   };
   const limitedEnds =
     afterAdmission !== null &&
-    rateLimitedSeconds(input.rows, unlimitedRps, perMinute) + afterAdmission.value >
+    rateLimitedSeconds(input.rows, unlimitedRps, perMinute, start) + afterAdmission.value >
       freeFlow(unlimitedRps) + unlimitedFillAndDrain.value;
   const fillAndDrainS = limitedEnds ? afterAdmission! : unlimitedFillAndDrain;
   const flowS = limitedEnds
-    ? rateLimitedSeconds(input.rows, unlimitedRps, perMinute)
+    ? rateLimitedSeconds(input.rows, unlimitedRps, perMinute, start)
     : freeFlow(unlimitedRps);
   const rateRps = input.rows / flowS;
   // The measured rate's interval carries into the flow's: a faster pipeline fills the provider's
@@ -1085,11 +1186,14 @@ function evaluateHost(
       : `lowest bound: ${unlimitedBinding.kind}${unlimitedBinding.stage ? ` (${unlimitedBinding.stage})` : ''}`) +
     (waves
       ? `; in waves: ${waves.why}, so ${fmt(input.rows)} rows take ⌈R ÷ ${fmt(waves.slots)}⌉ = ${fmt(Math.ceil(input.rows / waves.slots))} waves of ${fmt(waves.slots / unlimitedRps, 2)} s`
-      : '');
+      : start && !limited
+        ? `; starting at ${fmt(start.rps, 1)} rows/s while ${start.why}`
+        : '');
   const wholeMinutes = limited ? Math.max(0, Math.ceil(input.rows / perMinute) - 1) : 0;
   const rateSource = limited
     ? `the LLM provider's ${fmt(perMinute)} rows per sliding minute (${llmBound.kind}): ${fmt(wholeMinutes)} whole minute${wholeMinutes === 1 ? '' : 's'} of ${fmt(perMinute)} rows, ` +
       `then ${fmt(input.rows - wholeMinutes * perMinute)} rows as the window frees them, at the pace they were admitted: the unlimited ${fmt(unlimitedRps, 1)} rows/s (${unlimitedSource})` +
+      `${start ? `, starting at ${fmt(start.rps, 1)} rows/s while ${start.why}` : ''}` +
       `${limitedEnds ? '' : `; the pipeline without the limit ends later (R ÷ that + its drain), and so the run`} = ${fmt(flowS, 1)} s for ${fmt(input.rows)} rows, ` +
       `${fmt(rateRps, 1)} rows/s on average (${fmt(llmBound.rateRps, 1)} rows/s sustained)`
     : unlimitedSource;
