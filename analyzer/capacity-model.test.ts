@@ -445,7 +445,7 @@ describe('hanging sites at the start of a run', () => {
       (196 - Math.sqrt(196 ** 2 - 4 * a * 2_007)) / (2 * a),
       9,
     );
-    expect(admissionSeconds(2_007, 76.5, start)).toBeCloseTo(12.60, 2);
+    expect(admissionSeconds(2_007, 76.5, start)).toBeCloseTo(12.6, 2);
     // Past the hold: the rest at the steady rate.
     expect(admissionSeconds(4_938, 76.5, start)).toBeCloseTo(20.5 + (4_938 - 2_793.125) / 76.5, 9);
     // No start faster than the steady rate: R ÷ rate.
