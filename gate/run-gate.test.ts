@@ -85,8 +85,10 @@ describe.each(Object.keys(SERVICES) as (keyof typeof SERVICES)[])(
       expect(outcome.passed).toBe(false);
       const failed = failedFigures(outcome);
       expect(failed).toContain('latency:compute.p50');
-      expect(failed.filter((f) => f.startsWith('latency:') && !f.startsWith('latency:compute'))).toEqual([]);
       expect(overallVerdictLine(outcome)).toContain('latency:compute.p50');
+      // Other endpoints are not asserted clean: in a single-threaded service the requests queued
+      // behind a longer spin slow too (items moved +33 % against compute's +19 % once, Node), and
+      // whether any other figure is called at all is the A/A rate of a five-trial gate.
     });
 
     it('fails the resources gate for a head that keeps twice the memory per request', async () => {
