@@ -1159,20 +1159,24 @@ function evaluateHost(
     waves
       ? Math.ceil(input.rows / waves.slots) * (waves.slots / unlimited)
       : admissionSeconds(input.rows, unlimited, start);
+  // The flow under the limit and without it at a given unlimited rate, each with what it adds.
+  const paths = (unlimited: number) => ({
+    free: { flowS: freeFlow(unlimited), extra: unlimitedFillAndDrain },
+    limited: afterAdmission
+      ? { flowS: rateLimitedSeconds(input.rows, unlimited, perMinute, start), extra: afterAdmission }
+      : null,
+  });
   const totalAt = (unlimited: number) => {
-    const free = freeFlow(unlimited) + unlimitedFillAndDrain.value;
-    return afterAdmission && limited
-      ? Math.max(free, rateLimitedSeconds(input.rows, unlimited, perMinute, start) + afterAdmission.value)
-      : free;
+    const { free, limited: lim } = paths(unlimited);
+    return Math.max(free.flowS + free.extra.value, lim ? lim.flowS + lim.extra.value : 0);
   };
+  const here = paths(unlimitedRps);
   const limitedEnds =
-    afterAdmission !== null &&
-    rateLimitedSeconds(input.rows, unlimitedRps, perMinute, start) + afterAdmission.value >
-      freeFlow(unlimitedRps) + unlimitedFillAndDrain.value;
-  const fillAndDrainS = limitedEnds ? afterAdmission! : unlimitedFillAndDrain;
-  const flowS = limitedEnds
-    ? rateLimitedSeconds(input.rows, unlimitedRps, perMinute, start)
-    : freeFlow(unlimitedRps);
+    here.limited !== null &&
+    here.limited.flowS + here.limited.extra.value > here.free.flowS + here.free.extra.value;
+  const chosen = limitedEnds ? here.limited! : here.free;
+  const fillAndDrainS = chosen.extra;
+  const flowS = chosen.flowS;
   const rateRps = input.rows / flowS;
   // The measured rate's interval carries into the flow's: a faster pipeline fills the provider's
   // minute sooner, a slower one takes longer, whichever bound then holds.
