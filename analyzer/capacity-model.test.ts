@@ -165,6 +165,52 @@ describe('capacity model from a sample', () => {
     );
   });
 
+  it('charges a one-core host the CPU per row measured pinned to one core, and more cores the spread one', () => {
+    // Spread over 2 cores a row cost 0.4 + 0.2 ms; pinned to one core, 0.3 + 0.15 ms. One core
+    // with the simulators on it: 1 × 0.9 ÷ 0.45 ms = 2,000 rows/s (the spread figure would give
+    // 1,500); the process bound 1 core ÷ 0.3 ms = 3,333. Two cores: 2 × 0.9 ÷ 0.6 ms = 3,000.
+    const oneCore = {
+      core: 0,
+      settleS: 1,
+      windowS: 5,
+      items: 5000,
+      throughputRps: 1000,
+      cpuSecondsPerRow: 0.0003,
+      externalCpuSecondsPerRow: 0.00015,
+    };
+    const profile = (cores: number): HostProfile => ({
+      kind: 'headroom.host-profile',
+      version: 1,
+      name: `${cores} cores here`,
+      cores,
+      memoryBytes: 8 * 1024 * MB,
+      colocatedSimulators: true,
+    });
+    const bound = (r: ReturnType<typeof capacityFromSample>, kind: string) =>
+      r.projection!.bounds.find((b) => b.kind === kind)!;
+    const one = capacityFromSample(sample({ oneCore }), { rows: 100_000, hostProfile: profile(1) });
+    expect(bound(one, 'cpu').rateRps).toBeCloseTo(2000, 6);
+    expect(bound(one, 'cpu').source).toContain('pinned to core 0');
+    expect(bound(one, 'process').rateRps).toBeCloseTo(1 / 0.0003, 6);
+    expect(one.inputs.oneCore?.cpuSecondsPerRow.value).toBe(0.0003);
+    expect(one.notes.join(' ')).toContain('On one core a row cost 0.450 ms of CPU');
+    expect(capacityReportProblems(one)).toEqual([]);
+    const two = capacityFromSample(sample({ oneCore }), { rows: 100_000, hostProfile: profile(2) });
+    expect(bound(two, 'cpu').rateRps).toBeCloseTo(3000, 6);
+    // Without the window the one-core host is charged the spread figure, and told so.
+    const without = capacityFromSample(sample({ oneCore: { skipped: 'taskset is not installed' } }), {
+      rows: 100_000,
+      hostProfile: profile(1),
+    });
+    expect(bound(without, 'cpu').rateRps).toBeCloseTo(1500, 6);
+    expect(without.notes.join(' ')).toMatch(
+      /No one-core window in the sample \(taskset is not installed\).*pessimistic/,
+    );
+    // More cores than sampled: what the spread cost more is said, as measured.
+    const six = capacityFromSample(sample({ oneCore }), { rows: 100_000, hostProfile: { ...profile(6) } });
+    expect(six.notes.join(' ')).toContain('as it did here: 0.450 ms on one core, 0.600 ms on 2');
+  });
+
   it("sizes a target rate by Little's law, CPU and memory per row in flight, worked by hand", () => {
     // (The stages' configured concurrency only matters for the bounds; the target sizes its own.)
     // 1,000/min = 16.667 rows/s. Concurrency: scrape 16.667 × 0.35 = 5.83 → 6; ai × 2 = 33.3 → 34.

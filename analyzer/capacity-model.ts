@@ -116,6 +116,16 @@ export interface CapacityModelInput {
   baseRssBytes: Traced | null;
   cpuSecondsPerRow: Traced | null;
   externalCpuSecondsPerRow: Traced | null;
+  /**
+   * CPU per row with the pipeline and the simulators pinned to one core (the end of the combined
+   * window), charged on a one-core host instead of the figures above, which were measured spread
+   * over the sampled host's cores; null when not measured.
+   */
+  oneCore?: {
+    cpuSecondsPerRow: Traced;
+    externalCpuSecondsPerRow: Traced | null;
+    throughputRps: number;
+  } | null;
   colocatedSimulators: boolean;
   usableCpuUtilisation: Traced;
   coresPerProcess: Traced | null;
@@ -257,6 +267,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
         }
       : { value: stageExternal, source: `${source}: sum of the stages' simulator CPU per row` }
     : null;
+  const oneCore = oneCoreOf(sample, opts, source, colocated, notes);
   if (combined && stageCpu > 0)
     notes.push(
       `CPU per row with every stage at once: ${ms(combined.cpuSecondsPerRow)} (the stages alone add up to ${ms(stageCpu)}); the model uses the combined figure.`,
@@ -397,6 +408,7 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     baseRssBytes: baseRss,
     cpuSecondsPerRow,
     externalCpuSecondsPerRow,
+    oneCore,
     colocatedSimulators: colocated,
     usableCpuUtilisation: usableCpu,
     coresPerProcess,
@@ -422,6 +434,52 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
         }
       : null,
     notes,
+  };
+}
+
+/**
+ * The one-core part of the combined window as model input, and what a one-core projection should
+ * know about it: the figure it is charged, or why the spread one stands in.
+ */
+function oneCoreOf(
+  sample: PipelineSample,
+  opts: CapacityOptions,
+  source: string,
+  colocated: boolean,
+  notes: string[],
+): CapacityModelInput['oneCore'] {
+  const window = sample.combined?.oneCore;
+  const ontoOne = opts.hostProfile?.cores === 1;
+  const spread = sample.combined
+    ? ms(sample.combined.cpuSecondsPerRow + (colocated ? sample.combined.externalCpuSecondsPerRow : 0))
+    : null;
+  const measured = window && !('skipped' in window) ? window : null;
+  const one = measured
+    ? measured.cpuSecondsPerRow + (colocated ? measured.externalCpuSecondsPerRow : 0)
+    : null;
+  if (opts.hostProfile && opts.hostProfile.cores > sample.host.cores)
+    notes.push(
+      `The sample ran on ${sample.host.cores} core${sample.host.cores === 1 ? '' : 's'}: spread over ${opts.hostProfile.cores} a row may cost more CPU (moves between cores, less work per wake-up)` +
+        `${one && spread ? `, as it did here: ${ms(one)} on one core, ${spread} on ${sample.host.cores}` : ', which this sample cannot show'}; the CPU bound on ${opts.hostProfile.name} may be optimistic.`,
+    );
+  if (!measured) {
+    if (ontoOne && sample.host.cores > 1)
+      notes.push(
+        `No one-core window in the sample (${window && 'skipped' in window ? window.skipped : 'taken before it existed, or without it'}): one core is charged the CPU per row measured spread over ${sample.host.cores} cores${spread ? ` (${spread})` : ''}, more than a row costs on one core; the projection is pessimistic.`,
+      );
+    return null;
+  }
+  const at = `${source}: combined window pinned to core ${measured.core} (${fmt(measured.windowS, 1)} s, ${fmt(measured.items)} rows at ${fmt(measured.throughputRps, 0)} rows/s)`;
+  if (ontoOne && spread && one !== null)
+    notes.push(
+      `On one core a row cost ${ms(one)} of CPU (the pipeline and the simulators pinned to one core at the end of the combined window), against ${spread} spread over ${sample.host.cores} cores: ${opts.hostProfile!.name} is charged the one-core figure.`,
+    );
+  return {
+    cpuSecondsPerRow: { value: measured.cpuSecondsPerRow, source: `${at}, pipeline CPU per row` },
+    externalCpuSecondsPerRow: colocated
+      ? { value: measured.externalCpuSecondsPerRow, source: `${at}, simulators' CPU per row` }
+      : null,
+    throughputRps: measured.throughputRps,
   };
 }
 
@@ -851,6 +909,7 @@ export function buildCapacityReport(input: CapacityModelInput): CapacityReport {
       baseRssBytes: input.baseRssBytes,
       cpuSecondsPerRow: input.cpuSecondsPerRow,
       externalCpuSecondsPerRow: input.externalCpuSecondsPerRow,
+      ...(input.oneCore ? { oneCore: input.oneCore } : {}),
       llm: input.llm,
       combined: input.combined,
     },
@@ -948,12 +1007,26 @@ function fillAndDrain(input: CapacityModelInput, bottleneckStage: StageName | nu
 }
 
 /** Total CPU seconds per row on the host's cores: the pipeline's, plus co-located simulators'. */
-function hostCpuPerRow(input: CapacityModelInput, host: HostSpec): number | null {
+/**
+ * CPU per row on `host`: the pipeline's and the simulators' (null when they are not on it). A row
+ * spread over several cores costs more than on one (moves between cores, less work per wake-up),
+ * so a one-core host is charged the one-core figure when the sample measured it.
+ */
+function cpuOn(
+  input: CapacityModelInput,
+  host: HostSpec,
+): { pipeline: Traced; external: Traced | null } | null {
   if (!input.cpuSecondsPerRow) return null;
-  return (
-    input.cpuSecondsPerRow.value +
-    (input.colocatedSimulators && host.simulatorsOnHost ? (input.externalCpuSecondsPerRow?.value ?? 0) : 0)
-  );
+  const one = host.cores === 1 && input.host.cores > 1 ? input.oneCore : null;
+  const simulators = input.colocatedSimulators && host.simulatorsOnHost;
+  return one
+    ? { pipeline: one.cpuSecondsPerRow, external: simulators ? one.externalCpuSecondsPerRow : null }
+    : { pipeline: input.cpuSecondsPerRow, external: simulators ? input.externalCpuSecondsPerRow : null };
+}
+
+function hostCpuPerRow(input: CapacityModelInput, host: HostSpec): number | null {
+  const cpu = cpuOn(input, host);
+  return cpu ? cpu.pipeline.value + (cpu.external?.value ?? 0) : null;
 }
 
 /** Every ceiling on the rate at the configured concurrency with `processes` pipeline processes on `host`. */
@@ -1013,30 +1086,31 @@ export function capacityBounds(
       explanation: `${fmt(slots)} worker slots shared by every stage ÷ ${fmt(shared.secondsPerRow, 3)} s a row holds one (${shared.parts}) ≈ ${fmt(rate, 2)} rows/s (Little's law)`,
     });
   }
+  const cpuParts = cpuOn(input, host);
   const cpu = hostCpuPerRow(input, host);
   const simulators = input.colocatedSimulators && host.simulatorsOnHost;
-  if (cpu && cpu > 0) {
+  if (cpuParts && cpu && cpu > 0) {
     const rate = (host.cores * input.usableCpuUtilisation.value) / cpu;
     bounds.push({
       kind: 'cpu',
       rateRps: rate,
       regime: 'cpu-bound',
-      source: `${input.cpuSecondsPerRow!.source}${simulators ? ` + ${input.externalCpuSecondsPerRow?.source ?? 'simulators'}` : ''}; ${input.usableCpuUtilisation.source}`,
+      source: `${cpuParts.pipeline.source}${simulators ? ` + ${cpuParts.external?.source ?? 'simulators'}` : ''}; ${input.usableCpuUtilisation.source}`,
       explanation:
         `every stage${simulators ? ' and the co-located simulators' : ''} share ${host.cores} cores: ` +
         `${host.cores} × ${fmt(input.usableCpuUtilisation.value * 100, 0)} % usable ÷ ${ms(cpu)} CPU per row ≈ ${fmt(rate, 1)} rows/s`,
     });
   }
-  if (input.coresPerProcess && input.cpuSecondsPerRow && input.cpuSecondsPerRow.value > 0) {
-    const perProcess = input.coresPerProcess.value / input.cpuSecondsPerRow.value;
+  if (input.coresPerProcess && cpuParts && cpuParts.pipeline.value > 0) {
+    const perProcess = input.coresPerProcess.value / cpuParts.pipeline.value;
     const usableProcesses = Math.min(processes, host.cores / input.coresPerProcess.value);
     const rate = usableProcesses * perProcess;
     bounds.push({
       kind: 'process',
       rateRps: rate,
       regime: 'cpu-bound',
-      source: `${input.coresPerProcess.source}; ${input.cpuSecondsPerRow.source}`,
-      explanation: `${fmt(processes)} pipeline process${processes === 1 ? '' : 'es'} × ${fmt(input.coresPerProcess.value, 2)} core ÷ ${ms(input.cpuSecondsPerRow.value)} CPU per row ≈ ${fmt(rate, 1)} rows/s`,
+      source: `${input.coresPerProcess.source}; ${cpuParts.pipeline.source}`,
+      explanation: `${fmt(processes)} pipeline process${processes === 1 ? '' : 'es'} × ${fmt(input.coresPerProcess.value, 2)} core ÷ ${ms(cpuParts.pipeline.value)} CPU per row ≈ ${fmt(rate, 1)} rows/s`,
     });
   }
   if (input.llm.rpm) {
@@ -1270,10 +1344,11 @@ function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max']
     : input.processes;
   const limits: MaxLimit[] = [];
   const cpu = hostCpuPerRow(input, host);
+  const pipelineCpu = cpuOn(input, host)?.pipeline.value;
   if (cpu && cpu > 0) limits.push({ rate: (host.cores * input.usableCpuUtilisation.value) / cpu, by: 'cpu' });
-  if (input.coresPerProcess && input.cpuSecondsPerRow && input.cpuSecondsPerRow.value > 0)
+  if (input.coresPerProcess && pipelineCpu)
     limits.push({
-      rate: (processes * input.coresPerProcess.value) / input.cpuSecondsPerRow.value,
+      rate: (processes * input.coresPerProcess.value) / pipelineCpu,
       by: 'processes',
     });
   const llm = llmBoundRps(input.llm.rpm, input.llm.tpm, input.llm.tokensPerMessage);
@@ -1341,9 +1416,10 @@ function maxFill(input: CapacityModelInput, limits: MaxLimit[], lowest: MaxLimit
 function answerTarget(input: CapacityModelInput, host: HostSpec, rateRps: number): TargetAnswer {
   const notes: string[] = [];
   const cpu = hostCpuPerRow(input, host);
+  const pipelineCpu = cpuOn(input, host)?.pipeline.value;
   const processesByCpu =
-    input.coresPerProcess && input.cpuSecondsPerRow
-      ? Math.max(1, ceilCount((rateRps * input.cpuSecondsPerRow.value) / input.coresPerProcess.value))
+    input.coresPerProcess && pipelineCpu !== undefined
+      ? Math.max(1, ceilCount((rateRps * pipelineCpu) / input.coresPerProcess.value))
       : null;
   const processes = Math.max(processesByCpu ?? input.processes, 1);
   const stages = input.stages.map((s) => {

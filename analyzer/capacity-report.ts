@@ -156,6 +156,12 @@ export interface CapacityReport {
     baseRssBytes: Traced | null;
     cpuSecondsPerRow: Traced | null;
     externalCpuSecondsPerRow: Traced | null;
+    /** CPU per row pinned to one core, charged on a one-core host (measured mode on two cores or more). */
+    oneCore?: {
+      cpuSecondsPerRow: Traced;
+      externalCpuSecondsPerRow: Traced | null;
+      throughputRps: number;
+    } | null;
     /** `tokensPerMessage`: prompt + completion, what one message costs against tokens/min. */
     llm: {
       rpm: number | null;

@@ -84,7 +84,27 @@ export interface CombinedWindow {
   timeline?: Array<{ tS: number; finished: number; scrapeActive: number; aiActive: number }>;
   /** Mean tokens per message in the steady window (from the LLM's usage). */
   tokens?: TokensPerMessage;
+  /** The window's end, pinned to one core; absent when not asked for (or on a one-core host). */
+  oneCore?: OneCoreWindow;
 }
+
+/**
+ * The end of the combined window with the pipeline and the simulators pinned to one core (what a
+ * run under `taskset -c 0` gets): its rate and CPU per row, or why it was not measured.
+ */
+export type OneCoreWindow =
+  | {
+      /** The core pinned to. */
+      core: number;
+      /** From the pin until the steady part began: the rows in flight turning over. */
+      settleS: number;
+      windowS: number;
+      items: number;
+      throughputRps: number;
+      cpuSecondsPerRow: number;
+      externalCpuSecondsPerRow: number;
+    }
+  | { skipped: string };
 
 /** Settings of the simulated world the sample was taken in (what the user modelled). */
 export interface SampledWorld {

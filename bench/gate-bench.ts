@@ -1,9 +1,10 @@
 /**
  * The regression gate on this machine, against the embedded pipeline: how often A/A comparisons
- * raise a false alarm, how often an injected +10 % slowdown (`--slowdown 1.1`, CPU spun in
- * proportion to each request's handling time) is caught, and how long the quick suite's gate takes.
+ * make a false call in either direction, how often an injected slowdown of +5, +10 and +20 %
+ * (`--slowdown 1.05` …: CPU spun in proportion to each request's handling time) fails the gate,
+ * and how long the quick suite's gate takes.
  *
- *   npm run bench:gate [-- --comparisons 20 --trials 5 --scenario auth --interleave concurrent --no-suite]
+ *   npm run bench:gate [-- --runs 20 --changes 5,10,20 --trials 5 --scenario auth --interleave concurrent --no-suite]
  *
  * Each comparison is what `headroom gate --against` does for one scenario: two fresh pipeline
  * processes (A and A for A/A; A and B, B with the slowdown, for A/B), the gate's warm-up and
@@ -41,7 +42,9 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     trials: { type: 'string', default: String(DEFAULT_GATE_TRIALS) },
     scenario: { type: 'string', default: 'auth' },
-    slowdown: { type: 'string', default: '1.1' },
+    changes: { type: 'string', default: '5,10,20' },
+    /** One change as a factor (1.1 = +10 %), instead of --changes. */
+    slowdown: { type: 'string' },
     interleave: { type: 'string', default: 'concurrent' },
     'no-suite': { type: 'boolean', default: false },
   },
@@ -51,11 +54,15 @@ const trials = Number(values.trials);
 const interleave = values.interleave as Interleave;
 if (interleave !== 'concurrent' && interleave !== 'alternate')
   throw new Error('--interleave: concurrent or alternate');
+const changes = values.slowdown
+  ? [Math.round((Number(values.slowdown) - 1) * 1000) / 10]
+  : values.changes.split(',').map(Number);
+if (changes.some((c) => !(c > 0))) throw new Error('--changes: percentages above 0, e.g. 5,10,20');
 const entry = gateSuite('quick').entries.find((e) => e.scenario === values.scenario);
 if (!entry) throw new Error(`the quick suite has no ${values.scenario} entry`);
 
 console.log(
-  `gate bench: ${comparisons} A/A and ${comparisons} A/B (--slowdown ${values.slowdown}) comparisons of ${entry.scenario}, ` +
+  `gate bench: ${comparisons} runs, each an A/A comparison and an A/B one at +${changes.join(', +')} % (--slowdown), of ${entry.scenario}, ` +
     `${trials} trials of ${entry.trialS} s per side (+${entry.warmupTrials} warm-up), ${interleave}; ` +
     `${os.cpus().length} cores shared by the load generator, two pipeline processes and anything else running (load average ${os.loadavg()[0]!.toFixed(1)})`,
 );
@@ -64,7 +71,6 @@ const startedMs = performance.now();
 let falseAlarms = 0;
 let falseCalls = 0;
 let falseCallsBeyondFloor = 0;
-let detections = 0;
 const gatedVerdicts = { aa: new Map<string, number>(), ab: new Map<string, number>() };
 const spreads = new Map<string, number[]>();
 const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
@@ -97,10 +103,12 @@ async function compareOnce(
   }
 }
 
+const failing = new Map<number, number>(changes.map((c) => [c, 0]));
+let compared = 0;
 for (let c = 1; c <= comparisons; c++) {
-  // A/A and A/B alternate, so a change in the machine's load over the bench touches both.
+  // A/A and the changes alternate, so a change in the machine's load over the bench touches each.
   const aa = await compareOnce([], c);
-  const ab = await compareOnce(['--slowdown', values.slowdown], c);
+  compared++;
   if (aa.gate.failed) falseAlarms++;
   // Either direction: an "improvement" on identical code is as false as a regression.
   const aaCalls = aa.gate.figures.filter(
@@ -108,25 +116,26 @@ for (let c = 1; c <= comparisons; c++) {
   );
   if (aaCalls.length > 0) falseCalls++;
   if (aaCalls.some((f) => !f.note)) falseCallsBeyondFloor++;
-  if (ab.gate.failed) detections++;
   tally(aa.gate, gatedVerdicts.aa);
-  tally(ab.gate, gatedVerdicts.ab);
-  // Trial-to-trial spread (max/min − 1 within a side) of each figure, to see which is stable.
-  for (const side of [...aa.summaries, ab.summaries[0]!]) {
-    for (const name of Object.keys(side[0]!.figures)) {
-      const xs = side.map((s) => s.figures[name]?.value).filter((x): x is number => x !== undefined && x > 0);
-      if (xs.length === side.length)
-        spreads.set(name, [...(spreads.get(name) ?? []), Math.max(...xs) / Math.min(...xs) - 1]);
-    }
+  const parts = [
+    `A/A ${aa.gate.failed ? 'FALSE ALARM' : aaCalls.length ? 'FALSE CALL' : 'quiet'} (${failedList(aa.gate) || gatedLine(aa.gate)})`,
+  ];
+  for (const change of changes) {
+    const ab = await compareOnce(['--slowdown', String(1 + change / 100)], c);
+    compared++;
+    if (ab.gate.failed) failing.set(change, failing.get(change)! + 1);
+    if (change === (changes.includes(10) ? 10 : changes[0])) tally(ab.gate, gatedVerdicts.ab);
+    parts.push(
+      `+${change} % ${ab.gate.failed ? 'FAIL' : 'pass'} (${failedList(ab.gate) || gatedLine(ab.gate)})`,
+    );
+    // Trial-to-trial spread (max/min − 1 within a side) of each figure, to see which is stable.
+    if (change === changes[0]) recordSpreads([...aa.summaries, ab.summaries[0]!]);
   }
-  console.log(
-    `  ${String(c).padStart(2)}: A/A ${aa.gate.failed ? 'FALSE ALARM' : 'pass'} (${failedList(aa.gate) || gatedLine(aa.gate)}), ` +
-      `A/B ${ab.gate.failed ? 'detected' : 'MISSED'} (${failedList(ab.gate) || gatedLine(ab.gate)}); load average ${os.loadavg()[0]!.toFixed(1)}`,
-  );
+  console.log(`  ${String(c).padStart(2)}: ${parts.join('; ')}; load average ${os.loadavg()[0]!.toFixed(1)}`);
 }
 const comparisonsS = (performance.now() - startedMs) / 1000;
 
-console.log('\nverdicts of gated figures (A/A | A/B):');
+console.log(`\nverdicts of gated figures (A/A | A/B at +${changes.includes(10) ? 10 : changes[0]} %):`);
 for (const key of new Set([...gatedVerdicts.aa.keys(), ...gatedVerdicts.ab.keys()]))
   console.log(
     `  ${key.padEnd(40)} ${String(gatedVerdicts.aa.get(key) ?? 0).padStart(3)} | ${gatedVerdicts.ab.get(key) ?? 0}`,
@@ -139,8 +148,13 @@ for (const [name, xs] of [...spreads].filter(([n]) => /^(latency|server)/.test(n
 console.log(
   `\nfalse alarms (A/A): ${falseAlarms}/${comparisons} (goal ≤ 1/20, aim 0)` +
     `\nA/A runs with a false call in either direction (regression or improvement of a gated figure): ${falseCalls}/${comparisons}, beyond the latency floor ${falseCallsBeyondFloor}/${comparisons}` +
-    `\ndetections (+${((Number(values.slowdown) - 1) * 100).toFixed(0)} % slowdown): ${detections}/${comparisons} (goal ≥ 19/20)` +
-    `\n${comparisons * 2} comparisons took ${comparisonsS.toFixed(0)} s (${(comparisonsS / comparisons / 2).toFixed(0)} s each)`,
+    changes
+      .map(
+        (c) =>
+          `\nruns failing at +${c} % (--slowdown ${1 + c / 100}): ${failing.get(c)}/${comparisons}${c === 10 ? ' (goal ≥ 19/20)' : ''}`,
+      )
+      .join('') +
+    `\n${compared} comparisons took ${comparisonsS.toFixed(0)} s (${(comparisonsS / compared).toFixed(0)} s each)`,
 );
 
 if (!values['no-suite']) {
@@ -158,6 +172,16 @@ if (!values['no-suite']) {
     `\nquick-suite gate (--against HEAD, ${trials} trials per side, ${interleave}, worktree build included): ` +
       `${wallS.toFixed(0)} s wall time (goal ≤ 300 s); ${outcome.passed ? 'passed' : 'failed'}`,
   );
+}
+
+function recordSpreads(sides: RunSummary[][]): void {
+  for (const side of sides) {
+    for (const name of Object.keys(side[0]!.figures)) {
+      const xs = side.map((s) => s.figures[name]?.value).filter((x): x is number => x !== undefined && x > 0);
+      if (xs.length === side.length)
+        spreads.set(name, [...(spreads.get(name) ?? []), Math.max(...xs) / Math.min(...xs) - 1]);
+    }
+  }
 }
 
 function tally(gate: ScenarioGate, into: Map<string, number>): void {

@@ -39,6 +39,14 @@ export function renderSampleTable(sample: PipelineSample): string[] {
         `${fmt(c.windowS, 1)} s after a fill of ${fmt(c.fillS, 1)} s; CPU ${fmt(c.cpuSecondsPerRow * 1e6)} µs/row pipeline + ` +
         `${fmt(c.externalCpuSecondsPerRow * 1e6)} µs/row simulators; RSS ${fmt(c.rssBytes / 2 ** 20)} MB`,
     );
+    const one = c.oneCore;
+    if (one)
+      lines.push(
+        'skipped' in one
+          ? `  pinned to one core: not measured (${one.skipped})`
+          : `  pinned to core ${one.core}: ${fmt(one.throughputRps, 1)} rows/s over ${fmt(one.windowS, 1)} s; CPU ${fmt(one.cpuSecondsPerRow * 1e6)} µs/row pipeline + ` +
+              `${fmt(one.externalCpuSecondsPerRow * 1e6)} µs/row simulators`,
+      );
   } else lines.push('', '  combined window: not measured');
   return lines;
 }

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineSample, StageName, StagePoint } from '../analyzer/pipeline-sample.js';
 import { checkPipelineSample } from '../analyzer/pipeline-sample-file.js';
 import { ConfigInvalidError } from '../errors.js';
+import { affinityOf, coreList } from './cpu-affinity.js';
 import { geometricLevels, planSampling, samplePipeline } from './pipeline-sampler.js';
 
 /** A fast world so that a few short windows hold many rows: pages in ~100 ms, messages in ~0.2 s. */
@@ -21,13 +22,14 @@ describe('samplePipeline on a small configuration', () => {
     sample = await samplePipeline({
       // A provider limit far below what the AI stage does: the sample measures the stage without it.
       simulators: { ...FAST_WORLD, llm: { ...FAST_WORLD.llm, rateLimit: { requestsPerMinute: 600 } } },
-      sampleSeconds: 40,
+      // Windows of a fixed length do not shrink to fit: 40 s hold them, 10 more the one-core part.
+      sampleSeconds: 50,
       windowS: 2,
       combinedWindowS: 5,
       levels: { ingest: [1], write: [8], scrape: [10, 40], ai: [10, 40] },
       onProgress: (p) => seen.push(`${p.stage}:${p.concurrency}${p.point || p.combined ? ':done' : ''}`),
     });
-  }, 60_000);
+  }, 80_000);
 
   it('measures every stage at each level asked for', () => {
     expect(sample.stages.map((s) => s.stage)).toEqual(['ingest', 'scrape', 'ai', 'write']);
@@ -75,6 +77,24 @@ describe('samplePipeline on a small configuration', () => {
     expect(c.cpuSecondsPerRow).toBeGreaterThan(0);
   });
 
+  it('ends the combined window pinned to one core, and gives the process its cores back', async () => {
+    const c = sample.combined!;
+    const cores = coreList(await affinityOf(process.pid));
+    if (cores.length < 2) {
+      expect(c.oneCore).toBeUndefined();
+      return;
+    }
+    const one = c.oneCore!;
+    if ('skipped' in one) throw new Error(`one-core part skipped: ${one.skipped}`);
+    expect(one.core).toBe(cores[0]);
+    expect(one.items).toBeGreaterThan(0);
+    expect(one.windowS).toBeGreaterThanOrEqual(3.5);
+    expect(one.cpuSecondsPerRow).toBeGreaterThan(0);
+    expect(one.externalCpuSecondsPerRow).toBeGreaterThan(0);
+    // The rows of the steady part and of the pinned part are counted apart.
+    expect(c.items).toBeGreaterThan(0);
+  });
+
   it('records the simulated world and stays within its time budget', () => {
     expect(sample.world).toMatchObject({
       colocatedSimulators: true,
@@ -83,7 +103,7 @@ describe('samplePipeline on a small configuration', () => {
       llmRpm: 600,
       llmLimitsInSample: false,
     });
-    expect(sample.durationMs).toBeLessThanOrEqual(40_000);
+    expect(sample.durationMs).toBeLessThanOrEqual(50_000);
     expect(() => checkPipelineSample(sample, 'sample')).not.toThrow();
   });
 

@@ -34,6 +34,7 @@ import {
 import type { WebsiteJob } from '../pipeline/store/store.js';
 import { WriteBatcher } from '../pipeline/write-batcher.js';
 import { describeHost } from '../results/host-description.js';
+import { pinToOneCore } from './cpu-affinity.js';
 
 /** Concurrency levels to sample, per stage; a stage left out gets geometric defaults. */
 export type SamplerLevels = Partial<Record<StageName, number[]>>;
@@ -63,6 +64,12 @@ export interface PipelineSamplerOptions {
   stages?: StageName[];
   /** Run the combined window (every stage at once); default true. */
   combined?: boolean;
+  /**
+   * End the combined window with a part pinned to one core (the pipeline and the simulators, as
+   * `taskset -c 0` pins a run): a row's CPU on one core, for projections onto one. Default true
+   * on a host with two cores or more.
+   */
+  oneCore?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: SamplerProgress) => void;
 }
@@ -326,10 +333,13 @@ interface SamplingPlan {
   combined: boolean;
   /** Steady part of the combined window. */
   combinedWindowS: number;
-  /** Its fill (twice), pipeline start and close. */
+  /** Its fill (twice), pipeline start, the one-core part and close. */
   combinedOverheadS: number;
   /** Its close: the rows in flight finish. */
   combinedCloseS: number;
+  /** The one-core part at the combined window's end (settle, then steady), 0 for none. */
+  oneCoreSettleS: number;
+  oneCoreS: number;
   windowCount: number;
 }
 
@@ -376,7 +386,13 @@ export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
   const combinedWindowS =
     opts.combinedWindowS ?? Math.max(Math.min(15, sampleSeconds / 6), 3 * (rowS.scrape + rowS.ai));
   const combinedCloseS = 1 + rowS.ai;
-  const combinedOverheadS = 2 * combinedFillS(world) + 1 + combinedCloseS;
+  // The one-core part: a third of the steady window (4–8 s holds thousands of rows where CPU
+  // matters, and where rows are slow the CPU bound is far away), after the rows in flight have
+  // turned over on the one core.
+  const oneCore = combined && (opts.oneCore ?? true) && describeHost().cores > 1;
+  const oneCoreS = oneCore ? Math.min(8, Math.max(4, combinedWindowS / 3)) : 0;
+  const oneCoreSettleS = oneCore ? Math.min(3, Math.max(1, 0.5 * (rowS.scrape + rowS.ai))) : 0;
+  const combinedOverheadS = 2 * combinedFillS(world) + 1 + combinedCloseS + oneCoreSettleS + oneCoreS;
   // Levels per stage sized by the time per row: each window holds a ramp-up and a steady part of
   // about two times per row, so a slow world gets fewer (longer) levels — at least one per stage,
   // and the combined window always.
@@ -414,6 +430,8 @@ export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
     combinedWindowS,
     combinedOverheadS,
     combinedCloseS,
+    oneCoreSettleS,
+    oneCoreS,
     windowCount: ingestWrite + queueWindows.length + (combined ? 1 : 0),
   };
 }
@@ -1167,9 +1185,12 @@ async function sampleCombined(
     plan.configured.ai / aiS,
     MAX_EXPECTED_RPS / 2,
   );
-  // Enough rows for twice the expected fill (ingest, one scrape, one AI call) and the steady part.
+  const oneCoreMs = (plan.oneCoreSettleS + plan.oneCoreS) * 1000;
+  // Enough rows for twice the expected fill (ingest, one scrape, one AI call), the steady part and
+  // the one-core part (slower, so the rows for it at the full rate are plenty).
   const held = heldRowSeconds(ctx.world);
-  const rows = Math.ceil(expectedRps * (2 * combinedFillS(ctx.world) + steadyS) * 1.3) + 1_000;
+  const rows =
+    Math.ceil(expectedRps * (2 * combinedFillS(ctx.world) + steadyS + oneCoreMs / 1000) * 1.3) + 1_000;
   const opened = await openPipeline(ctx, {});
   const { pipeline, api } = opened;
   try {
@@ -1189,7 +1210,8 @@ async function sampleCombined(
     let finished = 0;
     let drained = false;
     const timeline: NonNullable<CombinedWindow['timeline']> = [];
-    for (;;) {
+    /** One tick: the timeline, memory, and the upload's progress. */
+    const poll = async () => {
       ctx.signal?.throwIfAborted();
       await sleep(TICK_MS * 2);
       const now = performance.now();
@@ -1217,6 +1239,10 @@ async function sampleCombined(
         const scraped = u.status !== 'ingesting' && u.scrape.done + u.scrape.failed >= u.ingest.accepted;
         drained = scraped && (await pipeline.queue.depth('ai_processing')).waiting === 0;
       }
+      return now;
+    };
+    for (;;) {
+      const now = await poll();
       // Every stage is full once the fill has passed twice: the AI stage is then fed by scrapers
       // that have run at their own steady rate for a whole AI call. Rows held by hanging sites
       // pile up in the scrape slots until the first of them gives up: not steady before that.
@@ -1232,14 +1258,18 @@ async function sampleCombined(
           tokens: await markTokens(pipeline),
         };
       if (steady && now - steady.cost.atMs >= steadyS * 1000) break;
-      if (drained || Date.now() >= latestEndMs) break;
+      if (drained || Date.now() >= latestEndMs - oneCoreMs) break;
     }
     const cost1 = await markCost(ctx.sims);
     const tokens1 = await markTokens(pipeline);
+    // The pinned part polls on: what the steady part counted is kept apart first.
+    const finished1 = finished;
+    const messages1 = messages;
+    const oneCore = steady && !drained && plan.oneCoreS > 0 ? await oneCorePart() : undefined;
     await uploading;
     const from = steady ?? { cost: cost0, finished: 0, messages: 0, tokens: { prompt: 0, completion: 0 } };
-    const tokens = tokensPerMessage(from.tokens, tokens1, messages - from.messages);
-    const items = finished - from.finished;
+    const tokens = tokensPerMessage(from.tokens, tokens1, messages1 - from.messages);
+    const items = finished1 - from.finished;
     const seconds = (cost1.atMs - from.cost.atMs) / 1000;
     return {
       concurrency: plan.configured,
@@ -1254,7 +1284,40 @@ async function sampleCombined(
       ...(steady ? { steadyFromS: Math.round(steady.cost.atMs - t0) / 1000 } : {}),
       timeline,
       ...(tokens ? { tokens } : {}),
+      ...(oneCore ? { oneCore } : {}),
     };
+
+    /**
+     * The same pipeline with it and the simulators pinned to one core, as a run under `taskset -c 0`:
+     * a row costs less CPU there than spread over cores (no moves between cores, more work per
+     * wake-up), so a projection onto one core charges it this figure, not the spread one.
+     */
+    async function oneCorePart(): Promise<NonNullable<CombinedWindow['oneCore']>> {
+      const pin = await pinToOneCore([process.pid, ctx.sims.pid]);
+      if ('skipped' in pin) return { skipped: pin.skipped };
+      try {
+        const pinnedMs = performance.now();
+        while (!drained && performance.now() - pinnedMs < plan.oneCoreSettleS * 1000) await poll();
+        const a = { cost: await markCost(ctx.sims), finished };
+        while (!drained && performance.now() - a.cost.atMs < plan.oneCoreS * 1000) await poll();
+        const b = { cost: await markCost(ctx.sims), finished };
+        const n = b.finished - a.finished;
+        const s = (b.cost.atMs - a.cost.atMs) / 1000;
+        if (n <= 0 || s <= 0)
+          return { skipped: `no row finished in the ${s.toFixed(1)} s pinned to one core` };
+        return {
+          core: pin.core,
+          settleS: (a.cost.atMs - pinnedMs) / 1000,
+          windowS: s,
+          items: n,
+          throughputRps: n / s,
+          cpuSecondsPerRow: (b.cost.cpuUs - a.cost.cpuUs) / 1e6 / n,
+          externalCpuSecondsPerRow: (b.cost.simCpuUs - a.cost.simCpuUs) / 1e6 / n,
+        };
+      } finally {
+        await pin.release();
+      }
+    }
   } finally {
     await opened.close();
   }
