@@ -356,8 +356,13 @@ describe('issue 14: forecasts that hold on any world', () => {
 
   it("reads a combined window below the stages alone as shared CPU when the sample ran without the provider's limits", () => {
     // Stages alone: the AI stage's 2,000 rows/s at its 4,000 slots. The provider: 19,680,000
-    // tokens/min ÷ 410 = 800 rows/s. The combined window: 1,000 rows/s.
-    const s = sample({ throughputRps: 1000, tokens: { prompt: 290, completion: 120, messages: 20_000 } });
+    // tokens/min ÷ 410 = 800 rows/s. The combined window: 1,000 rows/s, the pipeline process busy
+    // (1,000 × 0.9 ms = 0.9 cores).
+    const s = sample({
+      throughputRps: 1000,
+      cpuSecondsPerRow: 0.0009,
+      tokens: { prompt: 290, completion: 120, messages: 20_000 },
+    });
     s.world.llmTpm = 19_680_000;
     // Windows run under the limit may have been held by it: no calibration against 800 rows/s.
     const under = capacityFromSample(s, { rows: 100_000 });
@@ -504,7 +509,7 @@ describe('hanging sites at the start of a run', () => {
     );
   });
 
-  it('takes a combined window slowed by hanging sites, with the CPU idle, as the scrapers, not a CPU bound', () => {
+  it('takes a combined window slowed with the CPU idle as a stage (the scrapers under hanging sites), not a CPU bound', () => {
     // 200 scrape slots alone at 0.35 s a row: 571 rows/s; the combined window did 300 with the
     // process at 300 × 0.4 ms = 0.12 cores. 4 % faults: rows hang for the 20 s timeout.
     const s = sample({ throughputRps: 300 });
@@ -520,6 +525,15 @@ describe('hanging sites at the start of a run', () => {
     expect(flowS).toBeLessThan(30_000 / 300);
     expect(flowS).toBeGreaterThan(30_000 / 300 - (20.6 * (588 - 300)) / 2 / 300 - 0.5);
     expect(report.forecast.rateSource).toContain('starting at');
+    // Without hanging sites, the slowest stage alone (ai, 2,000 rows/s) is lowered to the window.
+    const clean = sample({ throughputRps: 1000 });
+    const named = capacityFromSample(clean, { rows: 30_000 });
+    expect(JSON.stringify(named.inputs)).not.toContain('calibrated');
+    expect(named.forecast.bottleneck).toMatchObject({ kind: 'stage', stage: 'ai', regime: 'latency-bound' });
+    expect(named.stages.find((x) => x.stage === 'ai')!.capacityRps.source).toContain('lowered ×0.50');
+    expect(named.notes.join(' ')).toContain(
+      'ai, the slowest stage alone, whose rows took longer with the others running',
+    );
     // The same window on a host whose CPU was busy (1.2 cores) is a CPU bound, calibrated.
     const busy = sample({ throughputRps: 300, cpuSecondsPerRow: 0.004 });
     busy.combined!.concurrency.scrape = 200;

@@ -306,23 +306,38 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
     const hostShare =
       (combined.throughputRps * (combined.cpuSecondsPerRow + (externalCpuSecondsPerRow?.value ?? 0))) /
       sample.host.cores;
-    const scrapeStage = stages.find((s) => s.stage === 'scrape');
     const held = heldRowSeconds(sample.world);
     const shortfall = combined.throughputRps < COMBINED_SHORTFALL * modelled && combined.cpuSecondsPerRow > 0;
-    if (shortfall && held && scrapeStage && processCores < 0.7 && hostShare < 0.7) {
-      // Hanging sites hold scrape slots for a timeout each; windows of a few seconds alone do not
-      // reach the steady state where they have piled up, the combined window (whose steady part
-      // starts after a hold) does. With the CPU far from busy, that is what held it back: the
-      // scrapers, whose curve comes down to the combined window, not a CPU bound.
-      const fitted = scrapeStage.ratePerProcess(scrapeStage.concurrency);
+    // With the CPU far from busy, a shortfall is not a CPU limit: a stage's rows took longer with
+    // every stage at once than alone. Hanging sites hold scrape slots for a timeout each, which
+    // windows of a few seconds alone never see pile up (the combined window's steady part starts
+    // after a hold): then the scrapers. Otherwise the slowest stage, whose rows wait longer on the
+    // event loop and the database the other stages share (9 scrape slots of 192 KB pages did 20
+    // rows/s together, 25 alone, with the pipeline process at 0.15 cores).
+    const scrapeStage = stages.find((s) => s.stage === 'scrape');
+    const slowest = stages.reduce<ModelStage | undefined>(
+      (a, s) => (!a || s.ratePerProcess(s.concurrency) < a.ratePerProcess(a.concurrency) ? s : a),
+      undefined,
+    );
+    // A stage read from the combined window already ran with the others: below its slots, it was
+    // starved, not slow, and is not lowered.
+    const readTogether = new Set(fromCombined.map((m) => m.measurement.stage));
+    const lowered =
+      held && scrapeStage ? scrapeStage : slowest && !readTogether.has(slowest.stage) ? slowest : undefined;
+    if (shortfall && lowered?.fit && processCores < 0.7 && hostShare < 0.7) {
+      const fitted = lowered.ratePerProcess(lowered.concurrency);
       const scale = combined.throughputRps / fitted;
-      const fit = scrapeStage.fit!;
-      scrapeStage.ratePerProcess = (n) => scale * uslThroughput(fit, n);
-      if (scrapeStage.ceilingPerProcessRps !== null) scrapeStage.ceilingPerProcessRps *= scale;
-      scrapeStage.fitScale = scale;
-      scrapeStage.capacitySource += `, lowered ×${fmt(scale, 2)} to the combined window's ${fmt(combined.throughputRps, 0)} rows/s (rows held by hanging sites pile up only past a hold; the fit alone gave ${fmt(fitted, 0)})`;
+      const fit = lowered.fit;
+      lowered.ratePerProcess = (n) => scale * uslThroughput(fit, n);
+      if (lowered.ceilingPerProcessRps !== null) lowered.ceilingPerProcessRps *= scale;
+      lowered.fitScale = scale;
+      const why =
+        held && lowered === scrapeStage
+          ? `the scrapers, whose slots hanging sites hold for ${fmt(held.seconds, 1)} s`
+          : `${lowered.stage}, the slowest stage alone, whose rows took longer with the others running`;
+      lowered.capacitySource += `, lowered ×${fmt(scale, 2)} to the combined window's ${fmt(combined.throughputRps, 0)} rows/s (${held && lowered === scrapeStage ? 'rows held by hanging sites pile up only past a hold' : 'every stage at once, the CPU far from busy'}; the fit alone gave ${fmt(fitted, 0)})`;
       notes.push(
-        `All stages at once did ${fmt(combined.throughputRps, 0)} rows/s, below the slowest stage alone (${fmt(modelled, 0)} rows/s), with the CPU far from busy (${fmt(processCores, 2)} cores in the pipeline process, ${fmt(hostShare * 100, 0)} % of the host): the scrapers, whose slots hanging sites hold for ${fmt(held.seconds, 1)} s, are taken at that rate.`,
+        `All stages at once did ${fmt(combined.throughputRps, 0)} rows/s, below the slowest stage alone (${fmt(modelled, 0)} rows/s), with the CPU far from busy (${fmt(processCores, 2)} cores in the pipeline process, ${fmt(hostShare * 100, 0)} % of the host): ${why}, taken at that rate.`,
       );
     } else if (shortfall) {
       // A share the user gave is kept; then only the one-process bound can be calibrated.
