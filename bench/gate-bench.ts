@@ -172,6 +172,11 @@ if (!values['no-suite']) {
     `\nquick-suite gate (--against HEAD, ${trials} trials per side, ${interleave}, worktree build included): ` +
       `${wallS.toFixed(0)} s wall time (goal ≤ 300 s); ${outcome.passed ? 'passed' : 'failed'}`,
   );
+  // What failed an A/A suite is the false alarm to look at: name it.
+  for (const s of outcome.scenarios) {
+    const failed = failedList(s) || (s.leak?.failed ? 'leak' : '');
+    if (failed) console.log(`  ${s.scenario}: ${failed}`);
+  }
 }
 
 function recordSpreads(sides: RunSummary[][]): void {
