@@ -331,11 +331,11 @@ export function modelInputFromSample(sample: PipelineSample, opts: CapacityOptio
       lowered.ratePerProcess = (n) => scale * uslThroughput(fit, n);
       if (lowered.ceilingPerProcessRps !== null) lowered.ceilingPerProcessRps *= scale;
       lowered.fitScale = scale;
-      const why =
-        held && lowered === scrapeStage
-          ? `the scrapers, whose slots hanging sites hold for ${fmt(held.seconds, 1)} s`
-          : `${lowered.stage}, the slowest stage alone, whose rows took longer with the others running`;
-      lowered.capacitySource += `, lowered ×${fmt(scale, 2)} to the combined window's ${fmt(combined.throughputRps, 0)} rows/s (${held && lowered === scrapeStage ? 'rows held by hanging sites pile up only past a hold' : 'every stage at once, the CPU far from busy'}; the fit alone gave ${fmt(fitted, 0)})`;
+      const hanging = held && lowered === scrapeStage ? held : null;
+      const why = hanging
+        ? `the scrapers, whose slots hanging sites hold for ${fmt(hanging.seconds, 1)} s`
+        : `${lowered.stage}, the slowest stage alone, whose rows took longer with the others running`;
+      lowered.capacitySource += `, lowered ×${fmt(scale, 2)} to the combined window's ${fmt(combined.throughputRps, 0)} rows/s (${hanging ? 'rows held by hanging sites pile up only past a hold' : 'every stage at once, the CPU far from busy'}; the fit alone gave ${fmt(fitted, 0)})`;
       notes.push(
         `All stages at once did ${fmt(combined.throughputRps, 0)} rows/s, below the slowest stage alone (${fmt(modelled, 0)} rows/s), with the CPU far from busy (${fmt(processCores, 2)} cores in the pipeline process, ${fmt(hostShare * 100, 0)} % of the host): ${why}, taken at that rate.`,
       );
@@ -1021,27 +1021,25 @@ function fillAndDrain(input: CapacityModelInput, bottleneckStage: StageName | nu
   };
 }
 
-/** Total CPU seconds per row on the host's cores: the pipeline's, plus co-located simulators'. */
 /**
- * CPU per row on `host`: the pipeline's and the simulators' (null when they are not on it). A row
- * spread over several cores costs more than on one (moves between cores, less work per wake-up),
- * so a one-core host is charged the one-core figure when the sample measured it.
+ * CPU per row on `host`: the pipeline's, the co-located simulators' (null when they are not on
+ * it) and their total on the host's cores. A row costs a different amount spread over several
+ * cores than on one, so a one-core host is charged the one-core figure when the sample measured it.
  */
 function cpuOn(
   input: CapacityModelInput,
   host: HostSpec,
-): { pipeline: Traced; external: Traced | null } | null {
+): { pipeline: Traced; external: Traced | null; total: number } | null {
   if (!input.cpuSecondsPerRow) return null;
   const one = host.cores === 1 && input.host.cores > 1 ? input.oneCore : null;
   const simulators = input.colocatedSimulators && host.simulatorsOnHost;
-  return one
-    ? { pipeline: one.cpuSecondsPerRow, external: simulators ? one.externalCpuSecondsPerRow : null }
-    : { pipeline: input.cpuSecondsPerRow, external: simulators ? input.externalCpuSecondsPerRow : null };
+  const pipeline = one ? one.cpuSecondsPerRow : input.cpuSecondsPerRow;
+  const external = simulators ? (one ? one.externalCpuSecondsPerRow : input.externalCpuSecondsPerRow) : null;
+  return { pipeline, external, total: pipeline.value + (external?.value ?? 0) };
 }
 
 function hostCpuPerRow(input: CapacityModelInput, host: HostSpec): number | null {
-  const cpu = cpuOn(input, host);
-  return cpu ? cpu.pipeline.value + (cpu.external?.value ?? 0) : null;
+  return cpuOn(input, host)?.total ?? null;
 }
 
 /** Every ceiling on the rate at the configured concurrency with `processes` pipeline processes on `host`. */
@@ -1102,7 +1100,7 @@ export function capacityBounds(
     });
   }
   const cpuParts = cpuOn(input, host);
-  const cpu = hostCpuPerRow(input, host);
+  const cpu = cpuParts?.total;
   const simulators = input.colocatedSimulators && host.simulatorsOnHost;
   if (cpuParts && cpu && cpu > 0) {
     const rate = (host.cores * input.usableCpuUtilisation.value) / cpu;
@@ -1358,8 +1356,9 @@ function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max']
     ? Math.max(input.processes, Math.min(host.cores, Math.floor(host.cores / input.coresPerProcess.value)))
     : input.processes;
   const limits: MaxLimit[] = [];
-  const cpu = hostCpuPerRow(input, host);
-  const pipelineCpu = cpuOn(input, host)?.pipeline.value;
+  const cpuParts = cpuOn(input, host);
+  const cpu = cpuParts?.total;
+  const pipelineCpu = cpuParts?.pipeline.value;
   if (cpu && cpu > 0) limits.push({ rate: (host.cores * input.usableCpuUtilisation.value) / cpu, by: 'cpu' });
   if (input.coresPerProcess && pipelineCpu)
     limits.push({
@@ -1430,8 +1429,9 @@ function maxFill(input: CapacityModelInput, limits: MaxLimit[], lowest: MaxLimit
 
 function answerTarget(input: CapacityModelInput, host: HostSpec, rateRps: number): TargetAnswer {
   const notes: string[] = [];
-  const cpu = hostCpuPerRow(input, host);
-  const pipelineCpu = cpuOn(input, host)?.pipeline.value;
+  const cpuParts = cpuOn(input, host);
+  const cpu = cpuParts?.total ?? null;
+  const pipelineCpu = cpuParts?.pipeline.value;
   const processesByCpu =
     input.coresPerProcess && pipelineCpu !== undefined
       ? Math.max(1, ceilCount((rateRps * pipelineCpu) / input.coresPerProcess.value))
