@@ -5,6 +5,7 @@
  * and how long the quick suite's gate takes.
  *
  *   npm run bench:gate [-- --runs 20 --changes 5,10,20 --trials 5 --scenario auth --interleave concurrent --no-suite]
+ *   npm run bench:gate -- --runs 0 --suite-runs 20     (the quick suite's gate on identical code, 20 times)
  *
  * Each comparison is what `headroom gate --against` does for one scenario: two fresh pipeline
  * processes (A and A for A/A; A and B, B with the slowdown, for A/B), the gate's warm-up and
@@ -47,10 +48,15 @@ const { values } = parseArgs({
     slowdown: { type: 'string' },
     interleave: { type: 'string', default: 'concurrent' },
     'no-suite': { type: 'boolean', default: false },
+    /** Gates of the whole quick suite against HEAD (identical code: an A/A of every gated figure). */
+    'suite-runs': { type: 'string', default: '1' },
   },
 });
 const comparisons = Number(values.runs ?? values.comparisons);
 const trials = Number(values.trials);
+const suiteRuns = values['no-suite'] ? 0 : Number(values['suite-runs']);
+if (!(Number.isInteger(suiteRuns) && suiteRuns >= 0))
+  throw new Error('--suite-runs: a whole number, e.g. 20');
 const interleave = values.interleave as Interleave;
 if (interleave !== 'concurrent' && interleave !== 'alternate')
   throw new Error('--interleave: concurrent or alternate');
@@ -135,48 +141,82 @@ for (let c = 1; c <= comparisons; c++) {
 }
 const comparisonsS = (performance.now() - startedMs) / 1000;
 
-console.log(`\nverdicts of gated figures (A/A | A/B at +${changes.includes(10) ? 10 : changes[0]} %):`);
-for (const key of new Set([...gatedVerdicts.aa.keys(), ...gatedVerdicts.ab.keys()]))
-  console.log(
-    `  ${key.padEnd(40)} ${String(gatedVerdicts.aa.get(key) ?? 0).padStart(3)} | ${gatedVerdicts.ab.get(key) ?? 0}`,
-  );
-console.log('\nmedian trial-to-trial spread within a side (max/min − 1), latency and resource figures:');
-for (const [name, xs] of [...spreads].filter(([n]) => /^(latency|server)/.test(n)).sort()) {
-  const sorted = [...xs].sort((a, b) => a - b);
-  console.log(`  ${name.padEnd(40)} ${(sorted[sorted.length >> 1]! * 100).toFixed(1)} %`);
-}
-console.log(
-  `\nfalse alarms (A/A): ${falseAlarms}/${comparisons} (goal ≤ 1/20, aim 0)` +
-    `\nA/A runs with a false call in either direction (regression or improvement of a gated figure): ${falseCalls}/${comparisons}, beyond the latency floor ${falseCallsBeyondFloor}/${comparisons}` +
-    changes
-      .map(
-        (c) =>
-          `\nruns failing at +${c} % (--slowdown ${1 + c / 100}): ${failing.get(c)}/${comparisons}${c === 10 ? ' (goal ≥ 19/20)' : ''}`,
-      )
-      .join('') +
-    `\n${compared} comparisons took ${comparisonsS.toFixed(0)} s (${(comparisonsS / compared).toFixed(0)} s each)`,
-);
-
-if (!values['no-suite']) {
-  // The whole quick suite as CI runs it: base built from HEAD in a git worktree, head this tree.
-  const suiteStartMs = performance.now();
-  const { outcome } = await runGate({
-    suite: 'quick',
-    trials,
-    interleave,
-    against: 'HEAD',
-    onProgress: (line) => process.stdout.write(`  ${line}\n`),
-  });
-  const wallS = (performance.now() - suiteStartMs) / 1000;
-  console.log(
-    `\nquick-suite gate (--against HEAD, ${trials} trials per side, ${interleave}, worktree build included): ` +
-      `${wallS.toFixed(0)} s wall time (goal ≤ 300 s); ${outcome.passed ? 'passed' : 'failed'}`,
-  );
-  // What failed an A/A suite is the false alarm to look at: name it.
-  for (const s of outcome.scenarios) {
-    const failed = failedList(s) || (s.leak?.failed ? 'leak' : '');
-    if (failed) console.log(`  ${s.scenario}: ${failed}`);
+if (comparisons > 0) {
+  console.log(`\nverdicts of gated figures (A/A | A/B at +${changes.includes(10) ? 10 : changes[0]} %):`);
+  for (const key of new Set([...gatedVerdicts.aa.keys(), ...gatedVerdicts.ab.keys()]))
+    console.log(
+      `  ${key.padEnd(40)} ${String(gatedVerdicts.aa.get(key) ?? 0).padStart(3)} | ${gatedVerdicts.ab.get(key) ?? 0}`,
+    );
+  console.log('\nmedian trial-to-trial spread within a side (max/min − 1), latency and resource figures:');
+  for (const [name, xs] of [...spreads].filter(([n]) => /^(latency|server)/.test(n)).sort()) {
+    const sorted = [...xs].sort((a, b) => a - b);
+    console.log(`  ${name.padEnd(40)} ${(sorted[sorted.length >> 1]! * 100).toFixed(1)} %`);
   }
+  console.log(
+    `\nfalse alarms (A/A): ${falseAlarms}/${comparisons} (goal ≤ 1/20, aim 0)` +
+      `\nA/A runs with a false call in either direction (regression or improvement of a gated figure): ${falseCalls}/${comparisons}, beyond the latency floor ${falseCallsBeyondFloor}/${comparisons}` +
+      changes
+        .map(
+          (c) =>
+            `\nruns failing at +${c} % (--slowdown ${1 + c / 100}): ${failing.get(c)}/${comparisons}${c === 10 ? ' (goal ≥ 19/20)' : ''}`,
+        )
+        .join('') +
+      `\n${compared} comparisons took ${comparisonsS.toFixed(0)} s (${(comparisonsS / compared).toFixed(0)} s each)`,
+  );
+}
+
+if (suiteRuns > 0) {
+  // The whole quick suite as CI runs it: base built from HEAD in a git worktree, head this tree.
+  // With no change between them, every failed run is a false alarm and every call a false call.
+  console.log(
+    `\nquick-suite gate against HEAD (identical code), ${suiteRuns} run${suiteRuns > 1 ? 's' : ''}, ${trials} trials per side, ${interleave}, worktree build included:`,
+  );
+  const walls: number[] = [];
+  let suiteFailed = 0;
+  let suiteCalls = 0;
+  const culprits = new Map<string, number>();
+  for (let run = 1; run <= suiteRuns; run++) {
+    const suiteStartMs = performance.now();
+    const { outcome } = await runGate({
+      suite: 'quick',
+      trials,
+      interleave,
+      against: 'HEAD',
+      // A seed per run: each run draws its own start order and round orders, as different CI runs would.
+      ...(suiteRuns > 1 ? { orderSeed: run } : {}),
+      onProgress: suiteRuns > 1 ? undefined : (line) => process.stdout.write(`  ${line}\n`),
+    });
+    const wallS = (performance.now() - suiteStartMs) / 1000;
+    walls.push(wallS);
+    if (!outcome.passed) suiteFailed++;
+    const named: string[] = [];
+    let called = false;
+    for (const s of outcome.scenarios) {
+      for (const f of s.figures) {
+        if (!f.gated || (f.verdict !== 'regression' && f.verdict !== 'improvement') || f.note) continue;
+        called = true;
+        const name = `${s.scenario} ${f.figure} ${f.verdict}`;
+        count(culprits, name);
+        named.push(`${name} ${(f.change * 100).toFixed(1)} %${f.failed ? ' (failed)' : ''}`);
+      }
+      if (s.leak?.failed) {
+        count(culprits, `${s.scenario} leak`);
+        named.push(`${s.scenario} leak (failed)`);
+      }
+    }
+    if (called) suiteCalls++;
+    console.log(
+      `  ${String(run).padStart(2)}: ${outcome.passed ? 'passed' : 'FAILED'} in ${wallS.toFixed(0)} s` +
+        `${named.length ? `; ${named.join(', ')}` : ''}; load average ${os.loadavg()[0]!.toFixed(1)}`,
+    );
+  }
+  const sortedWalls = [...walls].sort((a, b) => a - b);
+  console.log(
+    `quick-suite gate on identical code: failed ${suiteFailed}/${suiteRuns} (goal ≤ 1/20); ` +
+      `a call in either direction (beyond the latency floor) in ${suiteCalls}/${suiteRuns}; ` +
+      `wall time median ${sortedWalls[sortedWalls.length >> 1]!.toFixed(0)} s, max ${sortedWalls.at(-1)!.toFixed(0)} s (goal ≤ 300 s)`,
+  );
+  for (const [name, n] of [...culprits].sort((a, b) => b[1] - a[1])) console.log(`  ${name}: ${n}`);
 }
 
 function recordSpreads(sides: RunSummary[][]): void {
