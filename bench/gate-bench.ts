@@ -1,8 +1,13 @@
 /**
  * The regression gate on this machine, against the embedded pipeline: how often A/A comparisons
- * make a false call in either direction, how often an injected slowdown of +5, +10 and +20 %
- * (`--slowdown 1.05` …: CPU spun in proportion to each request's handling time) fails the gate,
- * and how long the quick suite's gate takes.
+ * make a false call in either direction, how often a true change of +5, +10 and +20 % in a gated
+ * figure fails the gate, and how long the quick suite's gate takes.
+ *
+ * The change (`--inject cpu`, the default) is a CPU spin on one step's route, sized in each run to
+ * the given share of that step's p50 as the run's A/A comparison measured it: +10 % is then +10 %
+ * of the login p50 the gate compares, and the bench prints what each A/B comparison measured.
+ * `--inject slowdown` starts B with `--slowdown 1.1` … instead (CPU spun for a share of each
+ * request's handling time, which is a smaller share of its round trip).
  *
  *   npm run bench:gate [-- --runs 20 --changes 5,10,20 --trials 5 --scenario auth --interleave concurrent --no-suite]
  *   npm run bench:gate -- --runs 0 --suite-runs 20     (the quick suite's gate on identical code, 20 times)
@@ -16,6 +21,7 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { medianOf as median } from '../analyzer/comparison.js';
 import {
   compareScenarioTrials,
   DEFAULT_GATE_TRIALS,
@@ -46,6 +52,10 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '5,10,20' },
     /** One change as a factor (1.1 = +10 %), instead of --changes. */
     slowdown: { type: 'string' },
+    /** cpu: a spin of the change's share of the step's p50 on its route; slowdown: --slowdown. */
+    inject: { type: 'string', default: 'cpu' },
+    step: { type: 'string', default: 'login' },
+    route: { type: 'string', default: '/api/v1/auth/login' },
     interleave: { type: 'string', default: 'concurrent' },
     'no-suite': { type: 'boolean', default: false },
     /** Gates of the whole quick suite against HEAD (identical code: an A/A of every gated figure). */
@@ -64,11 +74,15 @@ const changes = values.slowdown
   ? [Math.round((Number(values.slowdown) - 1) * 1000) / 10]
   : values.changes.split(',').map(Number);
 if (changes.some((c) => !(c > 0))) throw new Error('--changes: percentages above 0, e.g. 5,10,20');
+const inject = values.inject;
+if (inject !== 'cpu' && inject !== 'slowdown') throw new Error('--inject: cpu or slowdown');
+const stepP50 = `latency:${values.step}.p50`;
 const entry = gateSuite('quick').entries.find((e) => e.scenario === values.scenario);
 if (!entry) throw new Error(`the quick suite has no ${values.scenario} entry`);
 
 console.log(
-  `gate bench: ${comparisons} runs, each an A/A comparison and an A/B one at +${changes.join(', +')} % (--slowdown), of ${entry.scenario}, ` +
+  `gate bench: ${comparisons} runs, each an A/A comparison and an A/B one at +${changes.join(', +')} % ` +
+    `(${inject === 'cpu' ? `CPU spun on ${values.route}: that share of the ${values.step} p50 measured in the run's A/A` : '--slowdown'}), of ${entry.scenario}, ` +
     `${trials} trials of ${entry.trialS} s per side (+${entry.warmupTrials} warm-up), ${interleave}; ` +
     `${os.cpus().length} cores shared by the load generator, two pipeline processes and anything else running (load average ${os.loadavg()[0]!.toFixed(1)})`,
 );
@@ -110,6 +124,9 @@ async function compareOnce(
 }
 
 const failing = new Map<number, number>(changes.map((c) => [c, 0]));
+/** The change each A/B comparison measured in the step's p50 (its Hodges–Lehmann estimate). */
+const measured = new Map<number, number[]>(changes.map((c) => [c, []]));
+const p50sMs: number[] = [];
 let compared = 0;
 for (let c = 1; c <= comparisons; c++) {
   // A/A and the changes alternate, so a change in the machine's load over the bench touches each.
@@ -126,10 +143,24 @@ for (let c = 1; c <= comparisons; c++) {
   const parts = [
     `A/A ${aa.gate.failed ? 'FALSE ALARM' : aaCalls.length ? 'FALSE CALL' : 'quiet'} (${failedList(aa.gate) || gatedLine(aa.gate)})`,
   ];
+  // The step's p50 on this build, now: the median of both A/A sides' trials.
+  const p50Ms = median(aa.summaries.flat().map((s) => s.figures[stepP50]?.value ?? Number.NaN));
+  if (inject === 'cpu' && !(p50Ms > 0))
+    throw new Error(`the A/A comparison measured no ${stepP50}: check --step`);
+  p50sMs.push(p50Ms);
+  parts.push(`${values.step} p50 ${p50Ms.toFixed(1)} ms`);
   for (const change of changes) {
-    const ab = await compareOnce(['--slowdown', String(1 + change / 100)], c);
+    const spinMs = (change / 100) * p50Ms;
+    const ab = await compareOnce(
+      inject === 'cpu'
+        ? ['--inject-cpu-ms', spinMs.toFixed(3), '--inject-routes', values.route]
+        : ['--slowdown', String(1 + change / 100)],
+      c,
+    );
     compared++;
     if (ab.gate.failed) failing.set(change, failing.get(change)! + 1);
+    const moved = ab.gate.figures.find((f) => f.figure === stepP50);
+    if (moved) measured.get(change)!.push(moved.change);
     if (change === (changes.includes(10) ? 10 : changes[0])) tally(ab.gate, gatedVerdicts.ab);
     parts.push(
       `+${change} % ${ab.gate.failed ? 'FAIL' : 'pass'} (${failedList(ab.gate) || gatedLine(ab.gate)})`,
@@ -158,10 +189,13 @@ if (comparisons > 0) {
       changes
         .map(
           (c) =>
-            `\nruns failing at +${c} % (--slowdown ${1 + c / 100}): ${failing.get(c)}/${comparisons}${c === 10 ? ' (goal ≥ 19/20)' : ''}`,
+            `\nruns failing at +${c} % (${inject === 'cpu' ? `${stepP50} measured ${spread(measured.get(c)!)}` : `--slowdown ${1 + c / 100}`}): ` +
+            `${failing.get(c)}/${comparisons}${c === 10 ? ' (goal ≥ 19/20)' : ''}`,
         )
         .join('') +
-      `\n${compared} comparisons took ${comparisonsS.toFixed(0)} s (${(comparisonsS / compared).toFixed(0)} s each)`,
+      `\n${compared} comparisons took ${comparisonsS.toFixed(0)} s (${(comparisonsS / compared).toFixed(0)} s each)` +
+      `\n${stepP50} in the A/A comparisons (what the spins were sized from): median ${median(p50sMs).toFixed(2)} ms, ` +
+      `${Math.min(...p50sMs).toFixed(2)} … ${Math.max(...p50sMs).toFixed(2)} ms`,
   );
 }
 
@@ -217,6 +251,13 @@ if (suiteRuns > 0) {
       `wall time median ${sortedWalls[sortedWalls.length >> 1]!.toFixed(0)} s, max ${sortedWalls.at(-1)!.toFixed(0)} s (goal ≤ 300 s)`,
   );
   for (const [name, n] of [...culprits].sort((a, b) => b[1] - a[1])) console.log(`  ${name}: ${n}`);
+}
+
+/** Median and range of relative changes, in per cent. */
+function spread(changes: number[]): string {
+  if (changes.length === 0) return 'not measured';
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
+  return `median ${pct(median(changes))}, ${pct(Math.min(...changes))} … ${pct(Math.max(...changes))}`;
 }
 
 function recordSpreads(sides: RunSummary[][]): void {

@@ -40,7 +40,13 @@ export interface PipelineConfig {
     maxConnections: number;
   };
   writeBatch: { maxRecords: number; maxDelayMs: number };
-  inject: { leakBytesPerRequest: number; latencyMs: number; routes: string[]; slowdown: number };
+  inject: {
+    leakBytesPerRequest: number;
+    latencyMs: number;
+    cpuMs: number;
+    routes: string[];
+    slowdown: number;
+  };
   admin: { enabled: boolean };
 }
 

@@ -34,6 +34,7 @@ Both run until SIGINT/SIGTERM, then stop taking jobs and let running ones finish
 Regressions on purpose (to prove a leak test or a gate catches them):
   --inject-leak BYTES     retain BYTES on the heap per request
   --inject-latency-ms N   wait N ms before handling requests of --inject-routes (default: all routes)
+  --inject-cpu-ms N       spin N ms of CPU before handling requests of --inject-routes
   --inject-routes LIST    e.g. /api/v1/health,/api/v1/dashboard/stats
   --slowdown F            multiply the CPU time of request handling by F
 `;
@@ -62,6 +63,7 @@ export async function pipelineCommand(argv: string[], io: CliIo): Promise<ExitCo
       admin: { type: 'boolean', default: false },
       'inject-leak': { type: 'string' },
       'inject-latency-ms': { type: 'string' },
+      'inject-cpu-ms': { type: 'string' },
       'inject-routes': { type: 'string' },
       slowdown: { type: 'string' },
     },
@@ -136,6 +138,7 @@ type PipelineFlags = {
   admin?: boolean;
   'inject-leak'?: string;
   'inject-latency-ms'?: string;
+  'inject-cpu-ms'?: string;
   'inject-routes'?: string;
   slowdown?: string;
 };
@@ -173,6 +176,7 @@ async function configFromFlags(values: PipelineFlags): Promise<PipelineConfigInp
     ...defined({
       leakBytesPerRequest: numberFlag('inject-leak', values['inject-leak'], { min: 0, integer: true }),
       latencyMs: numberFlag('inject-latency-ms', values['inject-latency-ms'], { min: 0 }),
+      cpuMs: numberFlag('inject-cpu-ms', values['inject-cpu-ms'], { min: 0 }),
       routes: values['inject-routes']?.split(',').map((r) => r.trim()),
       slowdown: numberFlag('slowdown', values.slowdown, { min: 1 }),
     }),

@@ -55,6 +55,27 @@ describe('fault injection and the admin heap hook', () => {
     );
   });
 
+  it('spins the configured CPU on the chosen routes only', async () => {
+    const p = await pipelineWith({ inject: { cpuMs: 200, routes: ['/api/v1/health'] } });
+    const cpuBefore = process.cpuUsage();
+    const slow = await p.app.inject({ method: 'GET', url: '/api/v1/health' });
+    const cpu = process.cpuUsage(cpuBefore);
+    expect(slow.statusCode).toBe(200);
+    // A spin, not a wait: the process used CPU while the call was handled (less than the spin's
+    // 200 ms of wall time only by what the scheduler took away on a busy machine).
+    expect((cpu.user + cpu.system) / 1000).toBeGreaterThan(50);
+    await p.app.inject({ method: 'GET', url: '/api/v1/metrics' });
+    const text = (await p.app.inject({ method: 'GET', url: '/api/v1/metrics' })).body;
+    // Health took at least the spin (past the 0.1 s bucket); the first metrics call was not spun
+    // (within 0.25 s, with room for a busy machine).
+    expect(text).toMatch(
+      /headroom_http_request_duration_seconds_bucket\{le="0.1",method="GET",route="\/api\/v1\/health",status_code="200"\} 0/,
+    );
+    expect(text).toMatch(
+      /headroom_http_request_duration_seconds_bucket\{le="0.25",method="GET",route="\/api\/v1\/metrics",status_code="200"\} 1/,
+    );
+  });
+
   it('answers 404 to the heap hook for a client that is not on loopback', async () => {
     const p = await pipelineWith({ admin: { enabled: true } });
     const res = await p.app.inject({ method: 'GET', url: '/api/v1/admin/heap', remoteAddress: '10.1.2.3' });

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { PipelineConfig } from '../pipeline-config.js';
 
 /**
- * Regressions on purpose: retained memory per request (a leak), added latency on chosen routes and
- * extra CPU per request. They exist so that the leak test and the regression gate can be shown to
+ * Regressions on purpose: retained memory per request (a leak), added latency or a fixed CPU spin on
+ * chosen routes, and extra CPU per request in proportion to its handling. They exist so that the leak test and the regression gate can be shown to
  * catch what they claim to catch. All off by default.
  */
 export function registerFaultInjection(app: FastifyInstance, inject: PipelineConfig['inject']): void {
@@ -17,10 +17,24 @@ export function registerFaultInjection(app: FastifyInstance, inject: PipelineCon
       retained.push(new Array<number>(doubles).fill(retained.length + 0.5));
     });
   }
+  const routes = new Set(inject.routes);
+  const chosen = (url: string | undefined) => routes.size === 0 || routes.has(url ?? '');
   if (inject.latencyMs > 0) {
-    const routes = new Set(inject.routes);
     app.addHook('onRequest', async (request) => {
-      if (routes.size === 0 || routes.has(request.routeOptions.url ?? '')) await sleep(inject.latencyMs);
+      if (chosen(request.routeOptions.url)) await sleep(inject.latencyMs);
+    });
+  }
+  if (inject.cpuMs > 0) {
+    // A fixed spin, not a share of the handling: a benchmark sets it to a measured fraction of a
+    // step's latency, so the change it injects is known in the figure the gate compares. Timers
+    // cannot add a few milliseconds that exactly (they fire on whole milliseconds, late).
+    const spinNs = BigInt(Math.round(inject.cpuMs * 1e6));
+    app.addHook('onRequest', async (request) => {
+      if (!chosen(request.routeOptions.url)) return;
+      const until = process.hrtime.bigint() + spinNs;
+      while (process.hrtime.bigint() < until) {
+        // busy on purpose
+      }
     });
   }
   if (inject.slowdown > 1) {
