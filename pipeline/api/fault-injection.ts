@@ -4,8 +4,9 @@ import type { PipelineConfig } from '../pipeline-config.js';
 
 /**
  * Regressions on purpose: retained memory per request (a leak), added latency or a fixed CPU spin on
- * chosen routes, and extra CPU per request in proportion to its handling. They exist so that the leak test and the regression gate can be shown to
- * catch what they claim to catch. All off by default.
+ * chosen routes, and extra CPU per request in proportion to its handling. They exist so that the
+ * leak test and the regression gate can be shown to catch what they claim to catch. All off by
+ * default.
  */
 export function registerFaultInjection(app: FastifyInstance, inject: PipelineConfig['inject']): void {
   if (inject.leakBytesPerRequest > 0) {
@@ -28,13 +29,9 @@ export function registerFaultInjection(app: FastifyInstance, inject: PipelineCon
     // A fixed spin, not a share of the handling: a benchmark sets it to a measured fraction of a
     // step's latency, so the change it injects is known in the figure the gate compares. Timers
     // cannot add a few milliseconds that exactly (they fire on whole milliseconds, late).
-    const spinNs = BigInt(Math.round(inject.cpuMs * 1e6));
+    const spinNs = inject.cpuMs * 1e6;
     app.addHook('onRequest', async (request) => {
-      if (!chosen(request.routeOptions.url)) return;
-      const until = process.hrtime.bigint() + spinNs;
-      while (process.hrtime.bigint() < until) {
-        // busy on purpose
-      }
+      if (chosen(request.routeOptions.url)) spin(spinNs);
     });
   }
   if (inject.slowdown > 1) {
@@ -46,14 +43,16 @@ export function registerFaultInjection(app: FastifyInstance, inject: PipelineCon
     // Spins for (slowdown − 1) × the time the request took so far: CPU work scaled, not a sleep.
     app.addHook('onSend', async (request, _reply, payload) => {
       const start = started.get(request);
-      if (start !== undefined) {
-        const spinNs = Number(process.hrtime.bigint() - start) * extra;
-        const until = process.hrtime.bigint() + BigInt(Math.round(spinNs));
-        while (process.hrtime.bigint() < until) {
-          // busy on purpose
-        }
-      }
+      if (start !== undefined) spin(Number(process.hrtime.bigint() - start) * extra);
       return payload;
     });
+  }
+}
+
+/** Keeps the CPU busy for `ns` nanoseconds: CPU work, not a sleep. */
+function spin(ns: number): void {
+  const until = process.hrtime.bigint() + BigInt(Math.round(ns));
+  while (process.hrtime.bigint() < until) {
+    // busy on purpose
   }
 }
