@@ -52,7 +52,12 @@ export class WriteBatcher {
     this.messages = empty();
     this.failures = empty();
     // Batches commit one after another: the store is one connection (SQLite) or a pool we keep small.
-    this.flushing = this.flushing.then(() => this.commit(scrapes, messages, failures));
+    // Each waits for a turn of the event loop: a SQLite commit and the jobs it releases run
+    // synchronously, and batches chained as promise callbacks would run back to back, holding
+    // every socket and timer for as long as the queue of batches lasts.
+    this.flushing = this.flushing
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => this.commit(scrapes, messages, failures));
     return this.flushing;
   }
 
