@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { FailureRecord, MessageRecord, ScrapeRecord, Store, UploadId } from './store/store.js';
 
 interface Pending<T> {
@@ -56,7 +57,7 @@ export class WriteBatcher {
     // synchronously, and batches chained as promise callbacks would run back to back, holding
     // every socket and timer for as long as the queue of batches lasts.
     this.flushing = this.flushing
-      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => setImmediate())
       .then(() => this.commit(scrapes, messages, failures));
     return this.flushing;
   }

@@ -328,6 +328,23 @@ describe('ingestCsv', () => {
     expect(rows[2_499]!.url).toBe('https://site-2499.acme.com/');
   });
 
+  it('lets the event loop turn between batches of an upload that arrived as one buffer', async () => {
+    // The parser and a SQLite insert both run synchronously: without a turn between batches the
+    // whole upload would hold the pipeline's sockets and timers at once.
+    const lines = ['website'];
+    for (let i = 0; i < 3_000; i++) lines.push(`site-${i}.acme.com`);
+    const events: string[] = [];
+    await ingestCsv(
+      chunksOf(lines.join('\n')),
+      async (rows) => {
+        events.push(`batch ${rows.length}`);
+        setImmediate(() => events.push('turn'));
+      },
+      { batchSize: 1000 },
+    );
+    expect(events.slice(0, 5)).toEqual(['batch 1000', 'turn', 'batch 1000', 'turn', 'batch 1000']);
+  });
+
   it('does not read more input while onBatch is pending', async () => {
     let pulled = 0;
     async function* source(): AsyncGenerator<Buffer> {
