@@ -357,7 +357,11 @@ interface HostOutcome {
 
 /** Sample on `from` cores, project onto `to`, run for real on `to`. */
 async function checkHost(direction: '2→1' | '1→2', rowsTargetS: number): Promise<HostOutcome> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'headroom-host-bench-'));
+  // With --out the samples and profiles are kept there, one folder per direction.
+  const dir = values.out
+    ? path.join(values.out, `host-${direction === '2→1' ? '2to1' : '1to2'}`)
+    : await mkdtemp(path.join(os.tmpdir(), 'headroom-host-bench-'));
+  await mkdir(dir, { recursive: true });
   const profilePath = path.join(dir, 'profile.json');
   const to = direction === '2→1' ? 1 : 2;
   await writeFile(profilePath, JSON.stringify(profile(to)));
@@ -463,11 +467,12 @@ if (!values['host-only']) {
         `inside the interval: ${outcomes.filter((o) => o.inside).length}/${outcomes.length}`,
     );
 }
+const host: HostOutcome[] = [];
 if (values.host || values['host-only']) {
   console.log(
     '\nHost projection (the simulators run on the pinned core too, so the profiles count their CPU):',
   );
-  const host = [await checkHost('2→1', 45), await checkHost('1→2', 45)];
+  host.push(await checkHost('2→1', 45), await checkHost('1→2', 45));
   console.log('| check | rows | forecast s | actual s | error | load |');
   console.log('|---|---|---|---|---|---|');
   for (const h of host)
@@ -476,4 +481,4 @@ if (values.host || values['host-only']) {
     );
 }
 if (values.out)
-  await writeFile(path.join(values.out, 'summary.json'), `${JSON.stringify({ seed, outcomes }, null, 2)}\n`);
+  await writeFile(path.join(values.out, 'summary.json'), `${JSON.stringify({ seed, outcomes, host }, null, 2)}\n`);

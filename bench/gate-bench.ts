@@ -180,8 +180,7 @@ if (comparisons > 0) {
     );
   console.log('\nmedian trial-to-trial spread within a side (max/min − 1), latency and resource figures:');
   for (const [name, xs] of [...spreads].filter(([n]) => /^(latency|server)/.test(n)).sort()) {
-    const sorted = [...xs].sort((a, b) => a - b);
-    console.log(`  ${name.padEnd(40)} ${(sorted[sorted.length >> 1]! * 100).toFixed(1)} %`);
+    console.log(`  ${name.padEnd(40)} ${(median(xs) * 100).toFixed(1)} %`);
   }
   console.log(
     `\nfalse alarms (A/A): ${falseAlarms}/${comparisons} (goal ≤ 1/20, aim 0)` +
@@ -244,11 +243,10 @@ if (suiteRuns > 0) {
         `${named.length ? `; ${named.join(', ')}` : ''}; load average ${os.loadavg()[0]!.toFixed(1)}`,
     );
   }
-  const sortedWalls = [...walls].sort((a, b) => a - b);
   console.log(
     `quick-suite gate on identical code: failed ${suiteFailed}/${suiteRuns} (goal ≤ 1/20); ` +
       `a call in either direction (beyond the latency floor) in ${suiteCalls}/${suiteRuns}; ` +
-      `wall time median ${sortedWalls[sortedWalls.length >> 1]!.toFixed(0)} s, max ${sortedWalls.at(-1)!.toFixed(0)} s (goal ≤ 300 s)`,
+      `wall time median ${median(walls).toFixed(0)} s, max ${Math.max(...walls).toFixed(0)} s (goal ≤ 300 s)`,
   );
   for (const [name, n] of [...culprits].sort((a, b) => b[1] - a[1])) console.log(`  ${name}: ${n}`);
 }

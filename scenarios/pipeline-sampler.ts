@@ -388,10 +388,11 @@ export function planSampling(opts: PipelineSamplerOptions): SamplingPlan {
   const combinedCloseS = 1 + rowS.ai;
   // The one-core part: a third of the steady window (4–8 s holds thousands of rows where CPU
   // matters, and where rows are slow the CPU bound is far away), after the rows in flight have
-  // turned over on the one core.
+  // turned over on the one core. The settle ends when as many rows have finished as were in
+  // flight at the pin; this is its longest: two times per row, starved rows take longer.
   const oneCore = combined && (opts.oneCore ?? true) && describeHost().cores > 1;
   const oneCoreS = oneCore ? Math.min(8, Math.max(4, combinedWindowS / 3)) : 0;
-  const oneCoreSettleS = oneCore ? Math.min(3, Math.max(1, 0.5 * (rowS.scrape + rowS.ai))) : 0;
+  const oneCoreSettleS = oneCore ? Math.min(6, Math.max(2, 2 * (rowS.scrape + rowS.ai))) : 0;
   const combinedOverheadS = 2 * combinedFillS(world) + 1 + combinedCloseS + oneCoreSettleS + oneCoreS;
   // Levels per stage sized by the time per row: each window holds a ramp-up and a steady part of
   // about two times per row, so a slow world gets fewer (longer) levels — at least one per stage,
@@ -1297,7 +1298,21 @@ async function sampleCombined(
       if ('skipped' in pin) return { skipped: pin.skipped };
       try {
         const pinnedMs = performance.now();
-        while (!drained && performance.now() - pinnedMs < plan.oneCoreSettleS * 1000) await poll();
+        // The rows held at the pin were started at the two-core rate, and the pipeline holds more
+        // of them than it would pinned: finishing them costs CPU per row unlike a pinned run's
+        // (a fixed half-row settle read 785 rows/s where `taskset -c 0 headroom demo` did 1,100).
+        // The part starts once as many rows have finished as were held at the pin.
+        const [scraping, ai] = await Promise.all([
+          pipeline.queue.depth('scraping'),
+          pipeline.queue.depth('ai_processing'),
+        ]);
+        const turnedOver = finished + scraping.active + ai.active + ai.waiting;
+        while (
+          !drained &&
+          finished < turnedOver &&
+          performance.now() - pinnedMs < plan.oneCoreSettleS * 1000
+        )
+          await poll();
         const a = { cost: await markCost(ctx.sims), finished };
         while (!drained && performance.now() - a.cost.atMs < plan.oneCoreS * 1000) await poll();
         const b = { cost: await markCost(ctx.sims), finished };
