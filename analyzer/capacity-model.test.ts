@@ -165,27 +165,31 @@ describe('capacity model from a sample', () => {
     );
   });
 
+  /** A pinned part at `rps` where a row cost 0.3 ms of the pipeline's CPU and 0.15 ms of the simulators'. */
+  const pinnedPart = (rps: number) => ({
+    core: 0,
+    settleS: 2,
+    windowS: 5,
+    items: Math.round(rps * 5),
+    throughputRps: rps,
+    cpuSecondsPerRow: 0.0003,
+    externalCpuSecondsPerRow: 0.00015,
+  });
+  const coresHere = (cores: number): HostProfile => ({
+    kind: 'headroom.host-profile',
+    version: 1,
+    name: `${cores} cores here`,
+    cores,
+    memoryBytes: 8 * 1024 * MB,
+    colocatedSimulators: true,
+  });
+
   it('charges a one-core host the CPU per row measured pinned to one core, and more cores the spread one', () => {
     // Spread over 2 cores a row cost 0.4 + 0.2 ms; pinned to one core, 0.3 + 0.15 ms. One core
     // with the simulators on it: 1 × 0.9 ÷ 0.45 ms = 2,000 rows/s (the spread figure would give
     // 1,500); the process bound 1 core ÷ 0.3 ms = 3,333. Two cores: 2 × 0.9 ÷ 0.6 ms = 3,000.
-    const oneCore = {
-      core: 0,
-      settleS: 1,
-      windowS: 5,
-      items: 5000,
-      throughputRps: 1000,
-      cpuSecondsPerRow: 0.0003,
-      externalCpuSecondsPerRow: 0.00015,
-    };
-    const profile = (cores: number): HostProfile => ({
-      kind: 'headroom.host-profile',
-      version: 1,
-      name: `${cores} cores here`,
-      cores,
-      memoryBytes: 8 * 1024 * MB,
-      colocatedSimulators: true,
-    });
+    const oneCore = pinnedPart(1000);
+    const profile = coresHere;
     const bound = (r: ReturnType<typeof capacityFromSample>, kind: string) =>
       r.projection!.bounds.find((b) => b.kind === kind)!;
     const one = capacityFromSample(sample({ oneCore }), { rows: 100_000, hostProfile: profile(1) });
@@ -209,6 +213,37 @@ describe('capacity model from a sample', () => {
     // More cores than sampled: what the spread cost more is said, as measured.
     const six = capacityFromSample(sample({ oneCore }), { rows: 100_000, hostProfile: { ...profile(6) } });
     expect(six.notes.join(' ')).toContain('as it did here: 0.450 ms on one core, 0.600 ms on 2');
+  });
+
+  it('takes the share of the core the pinned part used, when more than the 90 % assumed, unless --usable-cpu is given', () => {
+    // 2,200 rows/s × 0.45 ms = 0.99 of the core: one core gives 0.99 ÷ 0.45 ms = 2,200 rows/s.
+    const oneCore = pinnedPart(2200);
+    const onto = coresHere;
+    const cpuBound = (r: ReturnType<typeof capacityFromSample>) =>
+      r.projection!.bounds.find((b) => b.kind === 'cpu')!;
+    const one = capacityFromSample(sample({ oneCore }), { rows: 100_000, hostProfile: onto(1) });
+    expect(cpuBound(one).rateRps).toBeCloseTo(2200, 6);
+    expect(cpuBound(one).explanation).toContain('1 × 99 % usable');
+    expect(cpuBound(one).source).toContain('the share of the core the pipeline and the simulators used');
+    expect(one.inputs.oneCore?.usableCpuUtilisation?.value).toBeCloseTo(0.99, 9);
+    expect(capacityReportProblems(one)).toEqual([]);
+    // Two cores keep the assumed share: the pinned part says nothing of them.
+    const two = capacityFromSample(sample({ oneCore }), { rows: 100_000, hostProfile: onto(2) });
+    expect(cpuBound(two).rateRps).toBeCloseTo((2 * 0.9) / 0.0006, 6);
+    // A share given by the user stands.
+    const given = capacityFromSample(sample({ oneCore }), {
+      rows: 100_000,
+      hostProfile: onto(1),
+      usableCpuUtilisation: 0.9,
+    });
+    expect(cpuBound(given).rateRps).toBeCloseTo(0.9 / 0.00045, 6);
+    expect(given.inputs.oneCore?.usableCpuUtilisation).toBeNull();
+    // A pinned part that did not fill the core (1,000 rows/s × 0.45 ms) leaves the 90 % assumed.
+    const idle = capacityFromSample(sample({ oneCore: pinnedPart(1000) }), {
+      rows: 100_000,
+      hostProfile: onto(1),
+    });
+    expect(cpuBound(idle).rateRps).toBeCloseTo(2000, 6);
   });
 
   it("sizes a target rate by Little's law, CPU and memory per row in flight, worked by hand", () => {

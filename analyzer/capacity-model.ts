@@ -125,6 +125,11 @@ export interface CapacityModelInput {
     cpuSecondsPerRow: Traced;
     externalCpuSecondsPerRow: Traced | null;
     throughputRps: number;
+    /**
+     * Share of the one core the pinned part used (pipeline and simulators): usable on a one-core
+     * host when it is more than the share assumed or calibrated; null when `--usable-cpu` was given.
+     */
+    usableCpuUtilisation?: Traced | null;
   } | null;
   colocatedSimulators: boolean;
   usableCpuUtilisation: Traced;
@@ -495,6 +500,16 @@ function oneCoreOf(
       ? { value: measured.externalCpuSecondsPerRow, source: `${at}, simulators' CPU per row` }
       : null,
     throughputRps: measured.throughputRps,
+    usableCpuUtilisation:
+      opts.usableCpuUtilisation === undefined
+        ? {
+            value: Math.min(
+              1,
+              measured.throughputRps * (measured.cpuSecondsPerRow + measured.externalCpuSecondsPerRow),
+            ),
+            source: `${at}: the share of the core the pipeline and the simulators used`,
+          }
+        : null,
   };
 }
 
@@ -1038,6 +1053,16 @@ function cpuOn(
   return { pipeline, external, total: pipeline.value + (external?.value ?? 0) };
 }
 
+/**
+ * Share of `host`'s cores the pipeline can use. A one-core host takes the share the pinned part of
+ * the sample really used (a saturated core runs at 97–98 % there) when that is more than the share
+ * assumed: both measured on one core, with the same processes on it.
+ */
+function usableCpuOn(input: CapacityModelInput, host: HostSpec): Traced {
+  const used = host.cores === 1 && input.host.cores > 1 ? input.oneCore?.usableCpuUtilisation : null;
+  return used && used.value > input.usableCpuUtilisation.value ? used : input.usableCpuUtilisation;
+}
+
 function hostCpuPerRow(input: CapacityModelInput, host: HostSpec): number | null {
   return cpuOn(input, host)?.total ?? null;
 }
@@ -1103,15 +1128,16 @@ export function capacityBounds(
   const cpu = cpuParts?.total;
   const simulators = input.colocatedSimulators && host.simulatorsOnHost;
   if (cpuParts && cpu && cpu > 0) {
-    const rate = (host.cores * input.usableCpuUtilisation.value) / cpu;
+    const usable = usableCpuOn(input, host);
+    const rate = (host.cores * usable.value) / cpu;
     bounds.push({
       kind: 'cpu',
       rateRps: rate,
       regime: 'cpu-bound',
-      source: `${cpuParts.pipeline.source}${simulators ? ` + ${cpuParts.external?.source ?? 'simulators'}` : ''}; ${input.usableCpuUtilisation.source}`,
+      source: `${cpuParts.pipeline.source}${simulators ? ` + ${cpuParts.external?.source ?? 'simulators'}` : ''}; ${usable.source}`,
       explanation:
         `every stage${simulators ? ' and the co-located simulators' : ''} share ${host.cores} cores: ` +
-        `${host.cores} × ${fmt(input.usableCpuUtilisation.value * 100, 0)} % usable ÷ ${ms(cpu)} CPU per row ≈ ${fmt(rate, 1)} rows/s`,
+        `${host.cores} × ${fmt(usable.value * 100, 0)} % usable ÷ ${ms(cpu)} CPU per row ≈ ${fmt(rate, 1)} rows/s`,
     });
   }
   if (input.coresPerProcess && cpuParts && cpuParts.pipeline.value > 0) {
@@ -1359,7 +1385,7 @@ function maxRate(input: CapacityModelInput, host: HostSpec): HostCapacity['max']
   const cpuParts = cpuOn(input, host);
   const cpu = cpuParts?.total;
   const pipelineCpu = cpuParts?.pipeline.value;
-  if (cpu && cpu > 0) limits.push({ rate: (host.cores * input.usableCpuUtilisation.value) / cpu, by: 'cpu' });
+  if (cpu && cpu > 0) limits.push({ rate: (host.cores * usableCpuOn(input, host).value) / cpu, by: 'cpu' });
   if (input.coresPerProcess && pipelineCpu)
     limits.push({
       rate: (processes * input.coresPerProcess.value) / pipelineCpu,
@@ -1470,7 +1496,8 @@ function answerTarget(input: CapacityModelInput, host: HostSpec, rateRps: number
     (s) => stages.find((t) => t.stage === s.stage)?.concurrencyLittle ?? Number.NaN,
     false,
   );
-  const cpuCoresNeeded = cpu === null ? null : (rateRps * cpu) / input.usableCpuUtilisation.value;
+  const usable = usableCpuOn(input, host);
+  const cpuCoresNeeded = cpu === null ? null : (rateRps * cpu) / usable.value;
   const llm = input.llm;
   const tpmNeeded = llm.tokensPerMessage ? rateRps * 60 * llm.tokensPerMessage : null;
   const rpmOk = llm.rpm ? llm.rpm >= rateRps * 60 : null;
@@ -1479,7 +1506,7 @@ function answerTarget(input: CapacityModelInput, host: HostSpec, rateRps: number
   const available = host.memoryBytes * input.usableMemoryFraction - host.reservedMemoryBytes;
   if (cpuCoresNeeded !== null && cpuCoresNeeded > host.cores)
     notes.push(
-      `${fmt(cpuCoresNeeded, 1)} cores needed at ${fmt(input.usableCpuUtilisation.value * 100, 0)} % usable: more than the ${host.cores} of ${host.name}.`,
+      `${fmt(cpuCoresNeeded, 1)} cores needed at ${fmt(usable.value * 100, 0)} % usable: more than the ${host.cores} of ${host.name}.`,
     );
   const shared = sharedSlots(input);
   return {

@@ -161,6 +161,8 @@ export interface CapacityReport {
       cpuSecondsPerRow: Traced;
       externalCpuSecondsPerRow: Traced | null;
       throughputRps: number;
+      /** Share of the core the pinned part used; null when `--usable-cpu` was given. */
+      usableCpuUtilisation?: Traced | null;
     } | null;
     /** `tokensPerMessage`: prompt + completion, what one message costs against tokens/min. */
     llm: {

@@ -99,8 +99,11 @@ export type OneCoreWindow =
       /** From the pin until the steady part began: the rows in flight turning over. */
       settleS: number;
       windowS: number;
+      /** Rows finished between the part's two ends. */
       items: number;
+      /** The least-squares slope of rows finished over the part's polls (rows finish in bursts). */
       throughputRps: number;
+      /** CPU per row at that rate: the CPU's rate over the part ÷ `throughputRps`. */
       cpuSecondsPerRow: number;
       externalCpuSecondsPerRow: number;
     }

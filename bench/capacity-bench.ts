@@ -481,4 +481,7 @@ if (values.host || values['host-only']) {
     );
 }
 if (values.out)
-  await writeFile(path.join(values.out, 'summary.json'), `${JSON.stringify({ seed, outcomes, host }, null, 2)}\n`);
+  await writeFile(
+    path.join(values.out, 'summary.json'),
+    `${JSON.stringify({ seed, outcomes, host }, null, 2)}\n`,
+  );

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep, setImmediate as yieldToLoop } from 'node:timers/promises';
 import { request } from 'undici';
+import { fitLinearTrend } from '../analyzer/linear-trend.js';
 import type {
   CombinedWindow,
   PipelineSample,
@@ -1307,27 +1308,39 @@ async function sampleCombined(
           pipeline.queue.depth('ai_processing'),
         ]);
         const turnedOver = finished + scraping.active + ai.active + ai.waiting;
-        while (
-          !drained &&
-          finished < turnedOver &&
-          performance.now() - pinnedMs < plan.oneCoreSettleS * 1000
-        )
+        while (!drained && finished < turnedOver && performance.now() - pinnedMs < plan.oneCoreSettleS * 1000)
           await poll();
         const a = { cost: await markCost(ctx.sims), finished };
-        while (!drained && performance.now() - a.cost.atMs < plan.oneCoreS * 1000) await poll();
+        // Rows finish in bursts of a write batch (hundreds at once, then none for half a second),
+        // so the rows between the part's two ends swing by a third over a few seconds; the slope
+        // of every poll's count swings far less. The CPU is spent smoothly: its rate over the part
+        // divided by that slope is the CPU per row.
+        const counts: { tS: number; finished: number }[] = [{ tS: 0, finished }];
+        while (!drained && performance.now() - a.cost.atMs < plan.oneCoreS * 1000) {
+          const now = await poll();
+          counts.push({ tS: (now - a.cost.atMs) / 1000, finished });
+        }
         const b = { cost: await markCost(ctx.sims), finished };
         const n = b.finished - a.finished;
         const s = (b.cost.atMs - a.cost.atMs) / 1000;
-        if (n <= 0 || s <= 0)
+        const rate =
+          counts.length >= 3
+            ? fitLinearTrend(
+                counts.map((c) => c.tS),
+                counts.map((c) => c.finished),
+              ).slope
+            : n / s;
+        if (n <= 0 || s <= 0 || !(rate > 0))
           return { skipped: `no row finished in the ${s.toFixed(1)} s pinned to one core` };
+        const rows = rate * s;
         return {
           core: pin.core,
           settleS: (a.cost.atMs - pinnedMs) / 1000,
           windowS: s,
           items: n,
-          throughputRps: n / s,
-          cpuSecondsPerRow: (b.cost.cpuUs - a.cost.cpuUs) / 1e6 / n,
-          externalCpuSecondsPerRow: (b.cost.simCpuUs - a.cost.simCpuUs) / 1e6 / n,
+          throughputRps: rate,
+          cpuSecondsPerRow: (b.cost.cpuUs - a.cost.cpuUs) / 1e6 / rows,
+          externalCpuSecondsPerRow: (b.cost.simCpuUs - a.cost.simCpuUs) / 1e6 / rows,
         };
       } finally {
         await pin.release();
