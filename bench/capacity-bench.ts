@@ -17,7 +17,8 @@
  *
  * --host: the host projection checked the same way. A sample on both cores projected onto a one-core
  * profile against a real run pinned to core 0 (`taskset -c 0`), and the reverse: a sample pinned to
- * one core projected onto a two-core profile against a real run on both.
+ * one core projected onto a two-core profile against a real run on both. Each sample
+ * (`headroom capacity`) and each real run (`headroom demo`) is a fresh process, as a user runs them.
  *
  * The pipeline and the simulators share this host's cores, in the sample as in the real run; other
  * work on the host changes rates between the two (the load average is printed next to each figure).
@@ -31,7 +32,7 @@ import { capacityFromSample } from '../analyzer/capacity-model.js';
 import type { CapacityReport } from '../analyzer/capacity-report.js';
 import type { HostProfile } from '../analyzer/host-profile.js';
 import type { PipelineSample } from '../analyzer/pipeline-sample.js';
-import { writePipelineSample } from '../analyzer/pipeline-sample-file.js';
+import { readPipelineSampleFile, writePipelineSample } from '../analyzer/pipeline-sample-file.js';
 import { type DemoResult, runDemo } from '../pipeline/demo.js';
 import { SeededRandom } from '../pipeline/sim/seeded-random.js';
 import type { SimulatorsOptions } from '../pipeline/sim/simulator-process.js';
@@ -313,25 +314,27 @@ async function checkWorld(world: World, random: SeededRandom): Promise<Outcome> 
 
 const bin = path.resolve(import.meta.dirname, '../cli/bin.ts');
 /** Runs the CLI pinned to core 0 and returns its JSON output. */
-function pinnedCli(args: string[]): Promise<unknown> {
+/**
+ * `headroom <args> --json` in a fresh process, as a user runs it: pinned to core 0 with `taskset -c 0`
+ * when `pinned`. The host check runs every sample and real run this way, so neither direction
+ * carries what earlier worlds left in this process (its heap, its handles).
+ */
+function cli(args: string[], pinned: boolean): Promise<unknown> {
+  const command = [process.execPath, '--import', 'tsx', bin, ...args, '--json'];
+  const [file, ...argv] = pinned ? ['taskset', '-c', '0', ...command] : command;
   return new Promise((resolve, reject) => {
-    execFile(
-      'taskset',
-      ['-c', '0', process.execPath, '--import', 'tsx', bin, ...args, '--json'],
-      { maxBuffer: 64 * 2 ** 20, timeout: 1_800_000 },
-      (err, stdout, stderr) => {
-        const text = stdout.trim();
-        try {
-          resolve(JSON.parse(text.slice(text.lastIndexOf('\n{') + 1)));
-        } catch {
-          reject(
-            new Error(
-              `taskset -c 0 headroom ${args.join(' ')} failed: ${err?.message ?? ''}\n${stderr.slice(-2000)}`,
-            ),
-          );
-        }
-      },
-    );
+    execFile(file!, argv, { maxBuffer: 64 * 2 ** 20, timeout: 1_800_000 }, (err, stdout, stderr) => {
+      const text = stdout.trim();
+      try {
+        resolve(JSON.parse(text.slice(text.lastIndexOf('\n{') + 1)));
+      } catch {
+        reject(
+          new Error(
+            `${pinned ? 'taskset -c 0 ' : ''}headroom ${args.join(' ')} failed: ${err?.message ?? ''}\n${stderr.slice(-2000)}`,
+          ),
+        );
+      }
+    });
   });
 }
 
@@ -365,18 +368,9 @@ async function checkHost(direction: '2→1' | '1→2', rowsTargetS: number): Pro
   const profilePath = path.join(dir, 'profile.json');
   const to = direction === '2→1' ? 1 : 2;
   await writeFile(profilePath, JSON.stringify(profile(to)));
-  let projectedRps: number;
-  let projectedFor: (rows: number) => number;
   const load0 = loadavg();
-  if (direction === '2→1') {
-    const sample = await samplePipeline({ sampleSeconds });
-    await writePipelineSample(path.join(dir, 'sample.json'), sample);
-    const at = (rows: number) =>
-      capacityFromSample(sample, { rows, hostProfile: profile(1), source: 'sample on 2 cores' }).projection!;
-    projectedRps = at(10_000).rateRps;
-    projectedFor = (rows) => at(rows).hoursForRows * 3600;
-  } else {
-    const report = (await pinnedCli([
+  const report = (await cli(
+    [
       'capacity',
       '--rows',
       '10000',
@@ -386,14 +380,17 @@ async function checkHost(direction: '2→1' | '1→2', rowsTargetS: number): Pro
       profilePath,
       '--out',
       dir,
-    ])) as CapacityReport;
-    projectedRps = report.projection!.rateRps;
-    const { readPipelineSampleFile } = await import('../analyzer/pipeline-sample-file.js');
-    const sample = await readPipelineSampleFile(path.join(dir, 'sample.json'));
-    projectedFor = (rows) =>
-      capacityFromSample(sample, { rows, hostProfile: profile(2), source: 'sample on 1 core' }).projection!
-        .hoursForRows * 3600;
-  }
+    ],
+    direction === '1→2',
+  )) as CapacityReport;
+  const projectedRps = report.projection!.rateRps;
+  const sample = await readPipelineSampleFile(path.join(dir, 'sample.json'));
+  const projectedFor = (rows: number) =>
+    capacityFromSample(sample, {
+      rows,
+      hostProfile: profile(to),
+      source: `sample on ${direction === '2→1' ? '2 cores' : '1 core'}`,
+    }).projection!.hoursForRows * 3600;
   const rows = Math.max(1_000, Math.round(projectedRps * rowsTargetS));
   const forecastS = projectedFor(rows);
   console.log(
@@ -401,10 +398,8 @@ async function checkHost(direction: '2→1' | '1→2', rowsTargetS: number): Pro
   );
   const load1 = loadavg();
   const actualS =
-    direction === '2→1'
-      ? ((await pinnedCli(['demo', '--rows', String(rows), '--timeout-s', '1800'])) as DemoResult)
-          .durationMs / 1000
-      : (await runDemo({ rows, timeoutMs: 1_800_000 })).durationMs / 1000;
+    ((await cli(['demo', '--rows', String(rows), '--timeout-s', '1800'], direction === '2→1')) as DemoResult)
+      .durationMs / 1000;
   const errorPct = ((forecastS - actualS) / actualS) * 100;
   console.log(
     `  ${direction}: actual ${fmt(actualS, 1)} s, error ${errorPct >= 0 ? '+' : ''}${fmt(errorPct, 1)} % (load ${load0} → ${load1} → ${loadavg()})`,
