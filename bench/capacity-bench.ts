@@ -313,7 +313,6 @@ async function checkWorld(world: World, random: SeededRandom): Promise<Outcome> 
 }
 
 const bin = path.resolve(import.meta.dirname, '../cli/bin.ts');
-/** Runs the CLI pinned to core 0 and returns its JSON output. */
 /**
  * `headroom <args> --json` in a fresh process, as a user runs it: pinned to core 0 with `taskset -c 0`
  * when `pinned`. The host check runs every sample and real run this way, so neither direction
