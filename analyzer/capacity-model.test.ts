@@ -215,6 +215,50 @@ describe('capacity model from a sample', () => {
     expect(six.notes.join(' ')).toContain('as it did here: 0.450 ms on one core, 0.600 ms on 2');
   });
 
+  it("weighs the pinned part's stages by their CPU per row when a backlog drains between them", () => {
+    // Rows finished at 1,000/s, but the scrapers did only 600: AI calls drained a backlog scraped
+    // on two cores. A row alone costs ingest 0.05 + scrape 0.3 + AI 0.2 + write 0.02 = 0.57 ms;
+    // the part did 0.3 × 600 + 0.22 × 1,000 = 400 ms of that work a second: 701.75 rows' worth.
+    // Its CPU (0.3 + 0.15 ms × 1,000 rows/s = 0.45 of the core) over that: 0.641 ms a row, and
+    // one core at the assumed 90 % gives 0.9 ÷ 0.641 ms = 1,403.5 rows/s, not 2,000.
+    const draining = { ...pinnedPart(1000), stageRps: { scrape: 600, ai: 1000 }, aiShare: 1 };
+    const one = capacityFromSample(sample({ oneCore: draining }), {
+      rows: 100_000,
+      hostProfile: coresHere(1),
+    });
+    const cpu = one.projection!.bounds.find((b) => b.kind === 'cpu')!;
+    expect(cpu.rateRps).toBeCloseTo((0.9 * 400) / 0.57 / 0.45, 6);
+    expect(one.inputs.oneCore?.cpuSecondsPerRow.value).toBeCloseTo((0.0003 * 1000 * 0.57) / 400, 12);
+    expect(one.inputs.oneCore?.throughputRps).toBeCloseTo(400 / 0.57, 9);
+    expect(one.notes.join(' ')).toContain('a backlog drained between them');
+    expect(cpu.source).toContain("702 rows' worth of work a second");
+    expect(capacityReportProblems(one)).toEqual([]);
+    // Scrapers building a backlog: the rows finished understate the work, and the rate rises.
+    const building = { ...pinnedPart(1000), stageRps: { scrape: 1400, ai: 1000 }, aiShare: 1 };
+    const more = capacityFromSample(sample({ oneCore: building }), {
+      rows: 100_000,
+      hostProfile: coresHere(1),
+    });
+    expect(more.inputs.oneCore?.throughputRps).toBeCloseTo((0.3 * 1400 + 0.22 * 1000) / 0.57, 9);
+    expect(more.notes.join(' ')).toContain('a backlog built up between them');
+    // Rows that failed scraping skip the AI stage: a whole row costs less of it.
+    const failing = { ...pinnedPart(1000), stageRps: { scrape: 1000, ai: 500 }, aiShare: 0.5 };
+    const half = capacityFromSample(sample({ oneCore: failing }), {
+      rows: 100_000,
+      hostProfile: coresHere(1),
+    });
+    expect(half.inputs.oneCore?.throughputRps).toBeCloseTo(
+      (0.3 * 1000 + 0.22 * 500) / (0.35 + 0.5 * 0.22),
+      9,
+    );
+    // A sample taken before the stages' rates were kept reads the rows finished, as before.
+    const old = capacityFromSample(sample({ oneCore: pinnedPart(1000) }), {
+      rows: 100_000,
+      hostProfile: coresHere(1),
+    });
+    expect(old.inputs.oneCore?.throughputRps).toBe(1000);
+  });
+
   it('takes the share of the core the pinned part used, when more than the 90 % assumed, unless --usable-cpu is given', () => {
     // 2,200 rows/s × 0.45 ms = 0.99 of the core: one core gives 0.99 ÷ 0.45 ms = 2,200 rows/s.
     const oneCore = pinnedPart(2200);

@@ -16,6 +16,7 @@ import {
 import type { HostProfile } from './host-profile.js';
 import {
   heldRowSeconds,
+  type OneCoreWindow,
   PIPELINE_SAMPLE_KIND,
   PIPELINE_SAMPLE_VERSIONS_READ,
   type PipelineSample,
@@ -474,9 +475,13 @@ function oneCoreOf(
     ? ms(sample.combined.cpuSecondsPerRow + (colocated ? sample.combined.externalCpuSecondsPerRow : 0))
     : null;
   const measured = window && !('skipped' in window) ? window : null;
-  const one = measured
-    ? measured.cpuSecondsPerRow + (colocated ? measured.externalCpuSecondsPerRow : 0)
-    : null;
+  const work = measured ? workRate(sample, measured, colocated) : null;
+  // The CPU was measured over the part: per row it is its rate over the rows' worth of work done.
+  const rate = work?.rowsPerSecond ?? measured?.throughputRps ?? 0;
+  const perRow = (cpuSeconds: number) => (measured ? (cpuSeconds * measured.throughputRps) / rate : 0);
+  const pinnedCpu = perRow(measured?.cpuSecondsPerRow ?? 0);
+  const pinnedExternal = perRow(measured?.externalCpuSecondsPerRow ?? 0);
+  const one = measured ? pinnedCpu + (colocated ? pinnedExternal : 0) : null;
   if (opts.hostProfile && opts.hostProfile.cores > sample.host.cores)
     notes.push(
       `The sample ran on ${sample.host.cores} core${sample.host.cores === 1 ? '' : 's'}: spread over ${opts.hostProfile.cores} a row may cost more CPU (moves between cores, less work per wake-up)` +
@@ -489,17 +494,18 @@ function oneCoreOf(
       );
     return null;
   }
-  const at = `${source}: combined window pinned to core ${measured.core} (${fmt(measured.windowS, 1)} s, ${fmt(measured.items)} rows at ${fmt(measured.throughputRps, 0)} rows/s)`;
-  if (ontoOne && spread && one !== null)
+  if (work && ontoOne) notes.push(work.note);
+  const at = `${source}: combined window pinned to core ${measured.core} (${fmt(measured.windowS, 1)} s, ${work ? `${fmt(rate, 0)} rows' worth of work a second` : `${fmt(measured.items)} rows at ${fmt(rate, 0)} rows/s`})`;
+  if (ontoOne && spread)
     notes.push(
-      `On one core a row cost ${ms(one)} of CPU (the pipeline and the simulators pinned to one core at the end of the combined window), against ${spread} spread over ${sample.host.cores} cores: ${opts.hostProfile!.name} is charged the one-core figure.`,
+      `On one core a row cost ${ms(pinnedCpu + (colocated ? pinnedExternal : 0))} of CPU (the pipeline and the simulators pinned to one core at the end of the combined window), against ${spread} spread over ${sample.host.cores} cores: ${opts.hostProfile!.name} is charged the one-core figure.`,
     );
   return {
-    cpuSecondsPerRow: { value: measured.cpuSecondsPerRow, source: `${at}, pipeline CPU per row` },
+    cpuSecondsPerRow: { value: pinnedCpu, source: `${at}, pipeline CPU per row` },
     externalCpuSecondsPerRow: colocated
-      ? { value: measured.externalCpuSecondsPerRow, source: `${at}, simulators' CPU per row` }
+      ? { value: pinnedExternal, source: `${at}, simulators' CPU per row` }
       : null,
-    throughputRps: measured.throughputRps,
+    throughputRps: rate,
     usableCpuUtilisation:
       opts.usableCpuUtilisation === undefined
         ? {
@@ -511,6 +517,63 @@ function oneCoreOf(
           }
         : null,
   };
+}
+
+/**
+ * Rows' worth of work the pinned part did per second. Right after the pin its stages do not move
+ * in step: a backlog of scraped rows built on two cores drains through the AI stage (or the
+ * scrapers build one), so rows finished say more (or less) than the CPU did. Each stage's rate over
+ * the part is weighed by its CPU per row, measured alone at the configured concurrency; divided by
+ * what a whole row costs, that is the rate of whole rows the part's CPU bought. Null when the
+ * sample lacks the stages' rates (taken before they were kept) or the stages' CPU.
+ */
+function workRate(
+  sample: PipelineSample,
+  measured: Extract<OneCoreWindow, { core: number }>,
+  colocated: boolean,
+): { rowsPerSecond: number; note: string } | null {
+  if (!measured.stageRps) return null;
+  const cost = (name: StageName) => {
+    const m = sample.stages.find((x) => x.stage === name);
+    const points = m?.points.filter((p) => p.items > 0) ?? [];
+    const n = sample.configured?.[name] ?? sample.combined?.concurrency[name];
+    if (!points.length || n === undefined) return null;
+    return interpolateLog(
+      points.map((p) => ({
+        x: p.concurrency,
+        y: p.cpuSecondsPerItem + (colocated ? p.externalCpuSecondsPerItem : 0),
+      })),
+      n,
+    );
+  };
+  const [ingest, scrape, ai, write] = (['ingest', 'scrape', 'ai', 'write'] as const).map(cost);
+  if (!scrape || !ai) return null;
+  const aiShare = measured.aiShare ?? 1;
+  const afterScrape = ai + (write ?? 0);
+  // Ingest ran ahead and was over before the part in the sampler's upload; a row still costs it.
+  const perRow = (ingest ?? 0) + scrape + aiShare * afterScrape;
+  const work = scrape * measured.stageRps.scrape + afterScrape * measured.stageRps.ai;
+  if (!(work > 0) || !(perRow > 0)) return null;
+  const rowsPerSecond = work / perRow;
+  return {
+    rowsPerSecond,
+    note:
+      `Pinned to one core, the scrape stage finished ${fmt(measured.stageRps.scrape, 0)} rows/s and the AI stage ${fmt(measured.stageRps.ai, 0)} (rows finished: ${fmt(measured.throughputRps, 0)}/s)` +
+      `${Math.abs(measured.stageRps.ai - measured.stageRps.scrape) > 0.05 * rowsPerSecond ? `: a backlog ${measured.stageRps.ai > measured.stageRps.scrape ? 'drained' : 'built up'} between them` : ''}. ` +
+      `Weighed by each stage's CPU per row alone (scrape ${ms(scrape)}, AI and write ${ms(afterScrape)}), the part did ${fmt(rowsPerSecond, 0)} rows' worth of work a second: the one-core CPU per row is taken over that.`,
+  };
+}
+
+/** `y` at `x` on the points' line in log x, held flat beyond the first and the last point. */
+function interpolateLog(points: { x: number; y: number }[], x: number): number {
+  const sorted = [...points].sort((a, b) => a.x - b.x);
+  if (x <= sorted[0]!.x) return sorted[0]!.y;
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!;
+    const b = sorted[i]!;
+    if (x <= b.x) return a.y + ((b.y - a.y) * Math.log(x / a.x)) / Math.log(b.x / a.x);
+  }
+  return sorted.at(-1)!.y;
 }
 
 /** A host profile as the model sees it. */

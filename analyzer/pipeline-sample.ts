@@ -106,6 +106,15 @@ export type OneCoreWindow =
       /** CPU per row at that rate: the CPU's rate over the part ÷ `throughputRps`. */
       cpuSecondsPerRow: number;
       externalCpuSecondsPerRow: number;
+      /**
+       * Rows the scrape and AI stages finished per second over the part (least-squares slopes, as
+       * `throughputRps`). Right after the pin they do not move in step: a backlog built on two cores
+       * drains, or builds, so rows finished misstate the work done; the model weighs each stage's
+       * rate by its CPU per row instead. Absent in samples taken before.
+       */
+      stageRps?: { scrape: number; ai: number };
+      /** Share of the upload's scraped rows that went on to the AI stage (the rest failed scraping). */
+      aiShare?: number;
     }
   | { skipped: string };
 

@@ -91,6 +91,10 @@ describe('samplePipeline on a small configuration', () => {
     expect(one.windowS).toBeGreaterThanOrEqual(3.5);
     expect(one.cpuSecondsPerRow).toBeGreaterThan(0);
     expect(one.externalCpuSecondsPerRow).toBeGreaterThan(0);
+    // Each stage's own rate over the part, for the model to weigh by its CPU per row.
+    expect(one.stageRps!.scrape + one.stageRps!.ai).toBeGreaterThan(0);
+    expect(one.aiShare).toBeGreaterThan(0);
+    expect(one.aiShare).toBeLessThanOrEqual(1);
     // The rows of the steady part and of the pinned part are counted apart.
     expect(c.items).toBeGreaterThan(0);
   });

@@ -1210,6 +1210,9 @@ async function sampleCombined(
     let messages = 0;
     let rssBytes = process.memoryUsage.rss();
     let finished = 0;
+    /** Rows each stage has finished so far (the pinned part's stages may not move in step). */
+    let stageDone = { ingest: 0, scrape: 0, ai: 0 };
+    let scrapeFailed = 0;
     let drained = false;
     const timeline: NonNullable<CombinedWindow['timeline']> = [];
     /** One tick: the timeline, memory, and the upload's progress. */
@@ -1234,6 +1237,12 @@ async function sampleCombined(
       const u = uploadId === undefined ? undefined : await pipeline.store.getUpload(uploadId);
       if (u) {
         finished = u.ai.done + u.ai.failed + u.scrape.failed;
+        stageDone = {
+          ingest: u.ingest.accepted + u.ingest.rejected,
+          scrape: u.scrape.done + u.scrape.failed,
+          ai: u.ai.done + u.ai.failed,
+        };
+        scrapeFailed = u.scrape.failed;
         messages = u.ai.done;
         if (fillS === undefined && finished > 0) fillS = (now - t0) / 1000;
         // The drain begins when the slowest stage runs out of rows, not the scrapers: with a slow
@@ -1315,23 +1324,26 @@ async function sampleCombined(
         // so the rows between the part's two ends swing by a third over a few seconds; the slope
         // of every poll's count swings far less. The CPU is spent smoothly: its rate over the part
         // divided by that slope is the CPU per row.
-        const counts: { tS: number; finished: number }[] = [{ tS: 0, finished }];
+        const counts = [{ tS: 0, finished, ...stageDone }];
         while (!drained && performance.now() - a.cost.atMs < plan.oneCoreS * 1000) {
           const now = await poll();
-          counts.push({ tS: (now - a.cost.atMs) / 1000, finished });
+          counts.push({ tS: (now - a.cost.atMs) / 1000, finished, ...stageDone });
         }
         const b = { cost: await markCost(ctx.sims), finished };
         const n = b.finished - a.finished;
         const s = (b.cost.atMs - a.cost.atMs) / 1000;
-        const rate =
+        const slope = (key: 'finished' | 'scrape' | 'ai', ends: number) =>
           counts.length >= 3
             ? fitLinearTrend(
                 counts.map((c) => c.tS),
-                counts.map((c) => c.finished),
+                counts.map((c) => c[key]),
               ).slope
-            : n / s;
+            : ends / s;
+        const rate = slope('finished', n);
         if (n <= 0 || s <= 0 || !(rate > 0))
           return { skipped: `no row finished in the ${s.toFixed(1)} s pinned to one core` };
+        const first = counts[0]!;
+        const last = counts.at(-1)!;
         const rows = rate * s;
         return {
           core: pin.core,
@@ -1341,6 +1353,11 @@ async function sampleCombined(
           throughputRps: rate,
           cpuSecondsPerRow: (b.cost.cpuUs - a.cost.cpuUs) / 1e6 / rows,
           externalCpuSecondsPerRow: (b.cost.simCpuUs - a.cost.simCpuUs) / 1e6 / rows,
+          stageRps: {
+            scrape: Math.max(0, slope('scrape', last.scrape - first.scrape)),
+            ai: Math.max(0, slope('ai', last.ai - first.ai)),
+          },
+          aiShare: stageDone.scrape > 0 ? 1 - scrapeFailed / stageDone.scrape : 1,
         };
       } finally {
         await pin.release();
