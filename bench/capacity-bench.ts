@@ -1,5 +1,5 @@
 /**
- * npm run bench:capacity [-- --seed 1 --worlds 8 --only w2,w8 --sample-seconds 75 --host --host-only --host-rounds 3 --out DIR]
+ * npm run bench:capacity [-- --seed 1 --worlds 8 --only w2,w8 --sample-seconds 75 --host --host-only --host-rounds 3 --host-worlds default,w7 --out DIR]
  *
  * Checks capacity forecasts on worlds drawn at random (seeded) over wide ranges, not on worlds
  * chosen by hand. For each world: takes a pipeline sample, picks the rows so the real run lasts
@@ -20,7 +20,8 @@
  * one core projected onto a two-core profile against a real run on both. Each sample
  * (`headroom capacity`) and each real run (`headroom demo`) is a fresh process, as a user runs them.
  * --host-rounds rounds (default 3), the directions taking turns; judged on the median forecast
- * against the median actual, every round printed.
+ * against the median actual, every round printed. --host-worlds: on which worlds (default: the
+ * embedded defaults; drawn worlds by name, e.g. default,w7, run as `--sim-config` and concurrency flags).
  *
  * The pipeline and the simulators share this host's cores, in the sample as in the real run; other
  * work on the host changes rates between the two (the load average is printed next to each figure).
@@ -94,6 +95,7 @@ const { values } = parseArgs({
     host: { type: 'boolean', default: false },
     'host-only': { type: 'boolean', default: false },
     'host-rounds': { type: 'string', default: '3' },
+    'host-worlds': { type: 'string', default: 'default' },
     out: { type: 'string' },
   },
 });
@@ -357,6 +359,42 @@ function profile(cores: number): HostProfile {
 
 type Direction = '2→1' | '1→2';
 
+/** A drawn world as `--sim-config` and concurrency flags, for `headroom capacity` and `demo`. */
+async function worldFlags(world: World, dir: string): Promise<string[]> {
+  const f = world.simulators.siteFarm!;
+  const l = world.simulators.llm!;
+  const config = {
+    seed: f.seed,
+    siteLatencyMs: f.latency!.medianMs,
+    siteLatencySigma: f.latency!.sigma,
+    pageBytes: f.pageBytes!.medianBytes,
+    ...(f.faults
+      ? {
+          fault404: f.faults.notFound,
+          fault500: f.faults.serverError,
+          faultReset: f.faults.reset,
+          faultTimeout: f.faults.timeout,
+          faultSlowBody: f.faults.slowBody,
+        }
+      : {}),
+    llmTtftMs: l.timeToFirstTokenMs,
+    llmTokensPerSecond: l.tokensPerSecond,
+    llmTokensPerMessage: l.tokensPerMessage,
+    ...(l.rateLimit?.requestsPerMinute ? { llmRpm: l.rateLimit.requestsPerMinute } : {}),
+    ...(l.rateLimit?.tokensPerMinute ? { llmTpm: l.rateLimit.tokensPerMinute } : {}),
+  };
+  const file = path.join(dir, 'sim-config.json');
+  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+  return [
+    '--sim-config',
+    file,
+    '--scraping-concurrency',
+    String(world.concurrency.scraping),
+    '--ai-concurrency',
+    String(world.concurrency.ai_processing),
+  ];
+}
+
 /** One round of one direction: a sample, its projection for `rows`, and the real run. */
 interface HostRound {
   forecastS: number;
@@ -366,6 +404,8 @@ interface HostRound {
 }
 
 interface HostOutcome {
+  /** The drawn world checked, or `default` (the embedded defaults). */
+  world: string;
   check: string;
   rows: number;
   rounds: HostRound[];
@@ -385,16 +425,22 @@ const signed = (pct: number) => `${pct >= 0 ? '+' : ''}${fmt(pct, 1)} %`;
  * later rounds run the same rows, so their times compare.
  */
 async function hostRound(
+  world: World | undefined,
   direction: Direction,
   round: number,
   rowsTargetS: number,
   fixedRows: number | undefined,
 ): Promise<HostRound & { rows: number }> {
-  // With --out the samples and profiles are kept there, one folder per direction and round.
+  // With --out the samples and profiles are kept there, one folder per world, direction and round.
   const dir = values.out
-    ? path.join(values.out, `host-${direction === '2→1' ? '2to1' : '1to2'}-${round}`)
+    ? path.join(
+        values.out,
+        `host-${world ? `${world.name}-` : ''}${direction === '2→1' ? '2to1' : '1to2'}-${round}`,
+      )
     : await mkdtemp(path.join(os.tmpdir(), 'headroom-host-bench-'));
   await mkdir(dir, { recursive: true });
+  const flags = world ? await worldFlags(world, dir) : [];
+  const label = `${world ? `${world.name} ` : ''}${direction} round ${round}`;
   const profilePath = path.join(dir, 'profile.json');
   const to = direction === '2→1' ? 1 : 2;
   await writeFile(profilePath, JSON.stringify(profile(to)));
@@ -410,6 +456,7 @@ async function hostRound(
       profilePath,
       '--out',
       dir,
+      ...flags,
     ],
     direction === '1→2',
   )) as CapacityReport;
@@ -423,15 +470,19 @@ async function hostRound(
       source: `sample on ${direction === '2→1' ? '2 cores' : '1 core'}`,
     }).projection!.hoursForRows * 3600;
   console.log(
-    `  ${direction} round ${round}: projected ${fmt(rows)} rows in ${fmt(forecastS, 1)} s (${fmt(projectedRps, 1)} rows/s); running for real…`,
+    `  ${label}: projected ${fmt(rows)} rows in ${fmt(forecastS, 1)} s (${fmt(projectedRps, 1)} rows/s); running for real…`,
   );
   const load1 = loadavg();
   const actualS =
-    ((await cli(['demo', '--rows', String(rows), '--timeout-s', '1800'], direction === '2→1')) as DemoResult)
-      .durationMs / 1000;
+    (
+      (await cli(
+        ['demo', '--rows', String(rows), '--timeout-s', '1800', ...flags],
+        direction === '2→1',
+      )) as DemoResult
+    ).durationMs / 1000;
   const errorPct = ((forecastS - actualS) / actualS) * 100;
   console.log(
-    `  ${direction} round ${round}: actual ${fmt(actualS, 1)} s (${fmt(rows / actualS, 0)} rows/s), error ${signed(errorPct)} (load ${load0} → ${load1} → ${loadavg()})`,
+    `  ${label}: actual ${fmt(actualS, 1)} s (${fmt(rows / actualS, 0)} rows/s), error ${signed(errorPct)} (load ${load0} → ${load1} → ${loadavg()})`,
   );
   return { rows, forecastS, actualS, errorPct, load: `${load0} → ${load1}` };
 }
@@ -442,13 +493,17 @@ async function hostRound(
  * and a run a minute apart each catch their own moment. The check compares the median forecast
  * with the median actual, and prints every round and how far the real runs themselves spread.
  */
-async function checkHost(rounds: number, rowsTargetS: number): Promise<HostOutcome[]> {
+async function checkHost(
+  world: World | undefined,
+  rounds: number,
+  rowsTargetS: number,
+): Promise<HostOutcome[]> {
   const directions: Direction[] = ['2→1', '1→2'];
   const done = new Map<Direction, (HostRound & { rows: number })[]>(directions.map((d) => [d, []]));
   for (let round = 1; round <= rounds; round++)
     for (const d of directions) {
       const first = done.get(d)![0];
-      done.get(d)!.push(await hostRound(d, round, rowsTargetS, first?.rows));
+      done.get(d)!.push(await hostRound(world, d, round, rowsTargetS, first?.rows));
     }
   return directions.map((d) => {
     const all = done.get(d)!;
@@ -456,6 +511,7 @@ async function checkHost(rounds: number, rowsTargetS: number): Promise<HostOutco
     const actualS = median(all.map((r) => r.actualS));
     const actuals = all.map((r) => r.actualS);
     return {
+      world: world?.name ?? 'default',
       check:
         d === '2→1'
           ? 'sampled on 2 cores, projected onto 1 (taskset -c 0)'
@@ -482,11 +538,19 @@ console.log(
 );
 
 const outcomes: Outcome[] = [];
+const random = new SeededRandom(seed);
+const worlds = Array.from({ length: worldCount }, (_, i) =>
+  drawWorld(random, ROTATION[i % ROTATION.length]!, i),
+);
+/** The host check's worlds: `default` (the embedded defaults) or drawn worlds by name. */
+const hostWorlds = values['host-worlds'].split(',').map((n) => {
+  const name = n.trim();
+  if (name === 'default') return undefined;
+  const w = worlds.find((x) => x.name === name || x.name.startsWith(`${name}-`));
+  if (!w) throw new Error(`--host-worlds: no world ${name} among the ${worlds.length} drawn (or: default)`);
+  return w;
+});
 if (!values['host-only']) {
-  const random = new SeededRandom(seed);
-  const worlds = Array.from({ length: worldCount }, (_, i) =>
-    drawWorld(random, ROTATION[i % ROTATION.length]!, i),
-  );
   const only = values.only?.split(',').map((n) => n.trim());
   for (const w of worlds) {
     if (only && !only.some((n) => w.name === n || w.name.startsWith(`${n}-`))) {
@@ -520,14 +584,17 @@ if (values.host || values['host-only']) {
   console.log(
     '\nHost projection (the simulators run on the pinned core too, so the profiles count their CPU):',
   );
-  host.push(...(await checkHost(hostRounds, 45)));
+  for (const w of hostWorlds) {
+    if (w) console.log(`── ${w.name}: ${w.what}`);
+    host.push(...(await checkHost(w, hostRounds, 45)));
+  }
   console.log(
-    `\n| check | rows | forecasts s | actuals s | median forecast | median actual | error of medians | rounds' errors | real runs' spread |`,
+    `\n| world | check | rows | forecasts s | actuals s | median forecast | median actual | error of medians | rounds' errors | real runs' spread |`,
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const h of host)
     console.log(
-      `| ${h.check} | ${fmt(h.rows)} | ${h.rounds.map((r) => fmt(r.forecastS, 1)).join(', ')} | ${h.rounds.map((r) => fmt(r.actualS, 1)).join(', ')} | ` +
+      `| ${h.world} | ${h.check} | ${fmt(h.rows)} | ${h.rounds.map((r) => fmt(r.forecastS, 1)).join(', ')} | ${h.rounds.map((r) => fmt(r.actualS, 1)).join(', ')} | ` +
         `${fmt(h.forecastS, 1)} | ${fmt(h.actualS, 1)} | **${signed(h.errorPct)}** | ${h.rounds.map((r) => signed(r.errorPct)).join(', ')} | ${fmt(h.actualSpreadPct, 1)} % |`,
     );
 }
