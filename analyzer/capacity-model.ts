@@ -498,7 +498,7 @@ function oneCoreOf(
   const at = `${source}: combined window pinned to core ${measured.core} (${fmt(measured.windowS, 1)} s, ${work ? `${fmt(rate, 0)} rows' worth of work a second` : `${fmt(measured.items)} rows at ${fmt(rate, 0)} rows/s`})`;
   if (ontoOne && spread)
     notes.push(
-      `On one core a row cost ${ms(pinnedCpu + (colocated ? pinnedExternal : 0))} of CPU (the pipeline and the simulators pinned to one core at the end of the combined window), against ${spread} spread over ${sample.host.cores} cores: ${opts.hostProfile!.name} is charged the one-core figure.`,
+      `On one core a row cost ${ms(one ?? 0)} of CPU (the pipeline and the simulators pinned to one core at the end of the combined window), against ${spread} spread over ${sample.host.cores} cores: ${opts.hostProfile!.name} is charged the one-core figure.`,
     );
   return {
     cpuSecondsPerRow: { value: pinnedCpu, source: `${at}, pipeline CPU per row` },

@@ -1210,8 +1210,8 @@ async function sampleCombined(
     let messages = 0;
     let rssBytes = process.memoryUsage.rss();
     let finished = 0;
-    /** Rows each stage has finished so far (the pinned part's stages may not move in step). */
-    let stageDone = { ingest: 0, scrape: 0, ai: 0 };
+    /** Rows the scrape and AI stages have finished so far (pinned, they may not move in step). */
+    let stageDone = { scrape: 0, ai: 0 };
     let scrapeFailed = 0;
     let drained = false;
     const timeline: NonNullable<CombinedWindow['timeline']> = [];
@@ -1238,7 +1238,6 @@ async function sampleCombined(
       if (u) {
         finished = u.ai.done + u.ai.failed + u.scrape.failed;
         stageDone = {
-          ingest: u.ingest.accepted + u.ingest.rejected,
           scrape: u.scrape.done + u.scrape.failed,
           ai: u.ai.done + u.ai.failed,
         };
