@@ -116,6 +116,7 @@ if (!(sampleSeconds >= 5 && sampleSeconds <= MAX_SAMPLE_SECONDS))
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const loadavg = () => fmt(os.loadavg()[0]!, 2);
+const signed = (pct: number) => `${pct >= 0 ? '+' : ''}${fmt(pct, 1)} %`;
 
 /** Mean seconds a page takes (lognormal) and an AI call (first token + message at the token rate). */
 const scrapeS = (s: SimulatorsOptions) =>
@@ -291,7 +292,7 @@ async function checkWorld(world: World, random: SeededRandom): Promise<Outcome> 
   const inside = interval ? actualS >= interval[0] && actualS <= interval[1] : null;
   console.log(
     `  actual ${fmt(actualS, 1)} s (load ${loadRun} → ${loadavg()}); ${fmt(demo.messages)} messages, ${fmt(demo.failed)} failed, ` +
-      `${fmt(demo.lost)} lost${demo.timedOut ? ', TIMED OUT' : ''}; error ${errorPct >= 0 ? '+' : ''}${fmt(errorPct, 1)} %` +
+      `${fmt(demo.lost)} lost${demo.timedOut ? ', TIMED OUT' : ''}; error ${signed(errorPct)}` +
       `${inside === null ? '' : inside ? ', inside the interval' : ', outside the interval'}\n`,
   );
   if (values.out) {
@@ -417,8 +418,6 @@ interface HostOutcome {
   actualSpreadPct: number;
 }
 
-const signed = (pct: number) => `${pct >= 0 ? '+' : ''}${fmt(pct, 1)} %`;
-
 /**
  * One round of `direction`: sample on its `from` cores, project onto the other count, run for
  * real there. The first round picks the rows (a run of about `rowsTargetS` at the projected rate);
@@ -542,18 +541,20 @@ const random = new SeededRandom(seed);
 const worlds = Array.from({ length: worldCount }, (_, i) =>
   drawWorld(random, ROTATION[i % ROTATION.length]!, i),
 );
+/** `w2` names the drawn world `w2-llm-tpm`, as does its full name. */
+const named = (w: World, name: string) => w.name === name || w.name.startsWith(`${name}-`);
 /** The host check's worlds: `default` (the embedded defaults) or drawn worlds by name. */
 const hostWorlds = values['host-worlds'].split(',').map((n) => {
   const name = n.trim();
   if (name === 'default') return undefined;
-  const w = worlds.find((x) => x.name === name || x.name.startsWith(`${name}-`));
+  const w = worlds.find((x) => named(x, name));
   if (!w) throw new Error(`--host-worlds: no world ${name} among the ${worlds.length} drawn (or: default)`);
   return w;
 });
 if (!values['host-only']) {
   const only = values.only?.split(',').map((n) => n.trim());
   for (const w of worlds) {
-    if (only && !only.some((n) => w.name === n || w.name.startsWith(`${n}-`))) {
+    if (only && !only.some((n) => named(w, n))) {
       random.next(); // the draw of its run's length, which the worlds after it must not take
       continue;
     }
@@ -570,7 +571,7 @@ if (!values['host-only']) {
   for (const o of outcomes)
     console.log(
       `| ${o.world}: ${o.what} | ${fmt(o.rows)} | ${fmt(o.forecastS, 1)} (${o.intervalS ? `${fmt(o.intervalS[0], 1)}–${fmt(o.intervalS[1], 1)}` : 'n/a'}) | ${fmt(o.actualS, 1)} | ` +
-        `${o.errorPct >= 0 ? '+' : ''}${fmt(o.errorPct, 1)} % | ${o.inside === null ? 'n/a' : o.inside ? 'yes' : 'no'} | ${o.bottleneck} (${o.regime})${o.outside.length ? `; outside measured: ${o.outside.join(', ')}` : ''} | ${o.loadSample} / ${o.loadRun} |`,
+        `${signed(o.errorPct)} | ${o.inside === null ? 'n/a' : o.inside ? 'yes' : 'no'} | ${o.bottleneck} (${o.regime})${o.outside.length ? `; outside measured: ${o.outside.join(', ')}` : ''} | ${o.loadSample} / ${o.loadRun} |`,
     );
   const worst = outcomes.at(-1);
   if (worst)
